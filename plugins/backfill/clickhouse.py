@@ -1,0 +1,242 @@
+"""The one ClickHouse seam: run a named SQL template with typed server-side parameters.
+
+The Airflow connection ``clickhouse_default`` chooses the engine by its type:
+
+* ``clickhouse`` (or anything else): a ClickHouse server over the native protocol, through
+  airflow-clickhouse-plugin's connection mapping and clickhouse-driver with ``server_side_params``.
+* ``chdb``: the embedded engine, data in the directory named by the extra ``path`` (or the host part).
+  One process may hold a chdb directory at a time, so opening it waits (bounded) for the holder.
+
+Both run the same SQL text. Each query carries a ``query_id`` and a ``log_comment``; if the task is
+interrupted (``execution_timeout``, SIGTERM) while a server query runs, the seam kills it by id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from backfill import sql as sqlt
+from backfill.settings import CLICKHOUSE, CONNECTIONS
+
+log = logging.getLogger(__name__)
+
+_SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9_ .:=/@+,-]")
+
+
+class EngineBusyError(RuntimeError):
+    """The embedded engine's directory stayed locked by another process past the timeout."""
+
+
+@dataclass(frozen=True)
+class QueryTag:
+    """Who runs a query: becomes the ``log_comment`` and the prefix of the ``query_id``."""
+
+    dag_id: str = "cli"
+    team_id: int | None = None
+    day: Any = None
+    what: str = ""
+
+    def comment(self) -> str:
+        parts = [f"dag={self.dag_id}"]
+        if self.team_id is not None:
+            parts.append(f"team={int(self.team_id)}")
+        if self.day is not None:
+            parts.append(f"day={self.day}")
+        if self.what:
+            parts.append(self.what)
+        return _COMMENT_SAFE.sub("_", " ".join(parts))[:500]
+
+    def new_query_id(self) -> str:
+        prefix = _COMMENT_SAFE.sub("_", self.dag_id).replace(" ", "_")[:60]
+        return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def _settings_clause(settings: dict[str, Any]) -> str:
+    """Render validated settings for the embedded engine, which has no out-of-band settings channel."""
+    rendered = []
+    for key, value in settings.items():
+        if not _SETTING_NAME.match(key):
+            raise ValueError(f"invalid ClickHouse setting name {key!r}")
+        if isinstance(value, bool):
+            rendered.append(f"{key}={int(value)}")
+        elif isinstance(value, int | float):
+            rendered.append(f"{key}={value}")
+        elif isinstance(value, str):
+            safe = _COMMENT_SAFE.sub("_", value)
+            rendered.append(f"{key}='{safe}'")
+        else:
+            raise ValueError(f"ClickHouse setting {key} has unsupported value {value!r}")
+    return " SETTINGS " + ", ".join(rendered) if rendered else ""
+
+
+def _first_keyword(sql: str) -> str:
+    for line in sql.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("--"):
+            return stripped.split()[0].upper()
+    return ""
+
+
+class _EmbeddedSessions:
+    """chdb allows one open path per process: keep it open, switch only when asked for another path."""
+
+    lock = threading.RLock()
+    path: str | None = None
+    session: Any = None
+
+    @classmethod
+    def get(cls, path: str, timeout_s: float):
+        with cls.lock:
+            if cls.path == path and cls.session is not None:
+                return cls.session
+            cls.close()
+            from chdb import session as chdb_session
+
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    cls.session = chdb_session.Session(path)
+                    cls.path = path
+                    return cls.session
+                except Exception as exc:  # chdb raises its own error type for the lock
+                    if "Cannot lock file" not in str(exc) and "already running" not in str(exc):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise EngineBusyError(
+                            f"embedded ClickHouse directory {path} is held by another process; "
+                            f"gave up after {timeout_s:.0f}s"
+                        ) from exc
+                    time.sleep(CLICKHOUSE.embedded_lock_poll_s)
+
+    @classmethod
+    def close(cls) -> None:
+        with cls.lock:
+            if cls.session is not None:
+                try:
+                    cls.session.close()
+                finally:
+                    cls.session = None
+                    cls.path = None
+
+
+@dataclass
+class ClickHouse:
+    """Executes named templates. Build it with ``ClickHouse.from_connection``."""
+
+    engine: str  # "chdb" | "server"
+    path: str | None = None
+    client_kwargs: dict[str, Any] = field(default_factory=dict)
+    lock_timeout_s: float = CLICKHOUSE.embedded_lock_timeout_s
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def embedded(cls, path: str, lock_timeout_s: float | None = None) -> ClickHouse:
+        return cls("chdb", path=str(path), lock_timeout_s=lock_timeout_s or CLICKHOUSE.embedded_lock_timeout_s)
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> ClickHouse:
+        extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+        if (conn.conn_type or "").lower() == "chdb":
+            path = extra.get("path") or conn.host
+            if not path:
+                raise ValueError("chdb connection needs the data directory in extra 'path'")
+            return cls.embedded(path, float(extra.get("lock_timeout_s", CLICKHOUSE.embedded_lock_timeout_s)))
+        from airflow_clickhouse_plugin.hooks.clickhouse import conn_to_kwargs
+
+        kwargs = conn_to_kwargs(conn, None)
+        kwargs["settings"] = {**kwargs.get("settings", {}), "server_side_params": True}
+        return cls("server", client_kwargs=kwargs)
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str = CONNECTIONS.clickhouse) -> ClickHouse:
+        from airflow.sdk import BaseHook
+
+        return cls.from_connection(BaseHook.get_connection(conn_id))
+
+    # --- execution ----------------------------------------------------------------------------
+    def query(
+        self,
+        template: str | sqlt.Template,
+        params: dict[str, Any] | None = None,
+        *,
+        tag: QueryTag | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run one statement; return its rows as dicts of Python values (empty for writes)."""
+        tpl = sqlt.load(template) if isinstance(template, str) else template
+        text_params = sqlt.check_params(tpl, params)  # refuses bad values before anything runs
+        tag = tag or QueryTag()
+        all_settings = {**(settings or {}), "log_comment": tag.comment()}
+        query_id = tag.new_query_id()
+        started = time.monotonic()
+        try:
+            if self.engine == "chdb":
+                rows = self._run_embedded(tpl.text, text_params, all_settings)
+            else:
+                rows = self._run_server(tpl.text, params or {}, all_settings, query_id)
+        finally:
+            log.debug("clickhouse %s %s in %.3fs", tpl.name, tag.comment(), time.monotonic() - started)
+        return rows
+
+    def run_statements(self, name: str, *, tag: QueryTag | None = None) -> None:
+        """Run every statement of a parameterless multi-statement template (DDL)."""
+        for tpl in sqlt.statements(name):
+            self.query(tpl, tag=tag)
+
+    def scalar(self, template: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        rows = self.query(template, params, **kw)
+        return next(iter(rows[0].values())) if rows else None
+
+    def _run_embedded(self, text: str, params: dict[str, str], settings: dict[str, Any]) -> list[dict]:
+        session = _EmbeddedSessions.get(self.path, self.lock_timeout_s)
+        body = text.rstrip().rstrip(";")
+        if _first_keyword(body) in ("SELECT", "INSERT", "WITH"):
+            clause = _settings_clause(settings)
+            if re.search(r"^\s*SETTINGS\b", body, re.MULTILINE | re.IGNORECASE):
+                clause = clause.replace(" SETTINGS ", ", ", 1) if clause else ""
+            body += clause
+        result = session.query(body, "ArrowTable", params=params or None)
+        if result is None or not hasattr(result, "to_pylist"):
+            return []
+        return result.to_pylist()
+
+    def _run_server(self, text: str, params: dict[str, Any], settings: dict[str, Any], query_id: str):
+        import clickhouse_driver
+
+        client = clickhouse_driver.Client(**self.client_kwargs)
+        try:
+            rows, columns = client.execute(
+                text, params, with_column_types=True, query_id=query_id, settings=settings
+            )
+            names = [c[0] for c in columns]
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        except BaseException:
+            self._kill(query_id)
+            raise
+        finally:
+            client.disconnect()
+
+    def _kill(self, query_id: str) -> None:
+        """Best effort: stop a server query this task started, so nothing runs on after the task."""
+        import clickhouse_driver
+
+        try:
+            killer = clickhouse_driver.Client(**self.client_kwargs)
+            killer.execute(
+                "KILL QUERY WHERE query_id = {query_id:String} ASYNC", {"query_id": query_id}
+            )
+            killer.disconnect()
+            log.warning("killed ClickHouse query %s", query_id)
+        except Exception as exc:  # the original error matters more than the kill's
+            log.warning("could not kill ClickHouse query %s: %s", query_id, exc)
+
+    def close(self) -> None:
+        if self.engine == "chdb":
+            _EmbeddedSessions.close()

@@ -1,0 +1,164 @@
+"""Per-partition state in the app DB: claims with expiring leases, outcomes with counts.
+
+A partition is ``(family, team_id, day, kind)``. A writer first ``claim``s it: the claim succeeds when
+nobody holds a live lease (or the caller already holds it), so two runs planning the same team-day
+never write it at once, and the claim of a killed task expires by itself. Outcomes (``succeed``,
+``fail``) are only recorded by the lease holder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from backfill.appdb import AppDB
+
+CLAIMED, EXPORTED, DONE, FAILED, SKIPPED = "claimed", "exported", "done", "failed", "skipped"
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: the ledger's TIMESTAMP columns hold UTC without a zone on both PostgreSQL and SQLite."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class PartitionKey:
+    family: str
+    team_id: int
+    day: dt.date
+    kind: str
+
+    def where(self, table: sa.Table):
+        return sa.and_(
+            table.c.family == self.family,
+            table.c.team_id == self.team_id,
+            table.c.day == self.day,
+            table.c.kind == self.kind,
+        )
+
+
+class ClaimLost(RuntimeError):
+    """The caller's lease expired and another worker took the partition over."""
+
+
+@dataclass
+class Ledger:
+    db: AppDB
+
+    @property
+    def t(self) -> sa.Table:
+        return self.db.table("backfill_ledger")
+
+    def claim(self, key: PartitionKey, owner: str, lease_seconds: int) -> bool:
+        """Take the partition if it has no live claim by someone else. True if the caller now holds it."""
+        now = utcnow()
+        t = self.t
+        values = dict(
+            family=key.family, team_id=key.team_id, day=key.day, kind=key.kind, status=CLAIMED,
+            claim_owner=owner, lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+            attempts=1, updated_at=now,
+        )
+        stmt = self.db.insert(t).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.family, t.c.team_id, t.c.day, t.c.kind],
+            set_=dict(
+                status=CLAIMED, claim_owner=owner, lease_expires_at=values["lease_expires_at"],
+                attempts=t.c.attempts + 1, updated_at=now, error=None,
+            ),
+            where=sa.or_(
+                t.c.status != CLAIMED,
+                t.c.lease_expires_at.is_(None),
+                t.c.lease_expires_at < now,
+                t.c.claim_owner == owner,
+            ),
+        )
+        with self.db.engine.begin() as conn:
+            conn.execute(stmt)
+            row = conn.execute(sa.select(t.c.claim_owner, t.c.status).where(key.where(t))).one()
+        return row.claim_owner == owner and row.status == CLAIMED
+
+    def renew(self, key: PartitionKey, owner: str, lease_seconds: int) -> None:
+        """Extend a held lease; raises ClaimLost if someone else took the partition over."""
+        now = utcnow()
+        t = self.t
+        with self.db.engine.begin() as conn:
+            res = conn.execute(
+                sa.update(t)
+                .where(key.where(t), t.c.claim_owner == owner, t.c.status == CLAIMED)
+                .values(lease_expires_at=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
+            )
+        if res.rowcount != 1:
+            raise ClaimLost(f"lost the claim on {key} (owner {owner})")
+
+    def _finish(self, key: PartitionKey, owner: str, **values: Any) -> None:
+        t = self.t
+        for name in ("files", "detail"):
+            if name in values and values[name] is not None and not isinstance(values[name], str):
+                values[name] = json.dumps(values[name], default=str, sort_keys=True)
+        with self.db.engine.begin() as conn:
+            res = conn.execute(
+                sa.update(t)
+                .where(key.where(t), t.c.claim_owner == owner)
+                .values(lease_expires_at=None, updated_at=utcnow(), **values)
+            )
+        if res.rowcount != 1:
+            raise ClaimLost(f"cannot record outcome of {key}: not held by {owner}")
+
+    def mark(self, key: PartitionKey, owner: str, status: str, **values: Any) -> None:
+        """Record an intermediate or final status (keeps the lease when status is CLAIMED)."""
+        self._finish(key, owner, status=status, **values)
+
+    def succeed(self, key: PartitionKey, owner: str, **values: Any) -> None:
+        self._finish(key, owner, status=DONE, error=None, **values)
+
+    def fail(self, key: PartitionKey, owner: str, error: str, **values: Any) -> None:
+        self._finish(key, owner, status=FAILED, error=error[:2000], **values)
+
+    def rows(self, family: str, *, team_ids: list[int] | None = None, start: dt.date | None = None,
+             end: dt.date | None = None, kind: str | None = None, status: str | None = None) -> list[dict]:
+        """Ledger rows of a family, filtered; ``end`` is inclusive."""
+        t = self.t
+        stmt = sa.select(t).where(t.c.family == family)
+        if team_ids is not None:
+            stmt = stmt.where(t.c.team_id.in_(team_ids))
+        if start is not None:
+            stmt = stmt.where(t.c.day >= start)
+        if end is not None:
+            stmt = stmt.where(t.c.day <= end)
+        if kind is not None:
+            stmt = stmt.where(t.c.kind == kind)
+        if status is not None:
+            stmt = stmt.where(t.c.status == status)
+        with self.db.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt.order_by(t.c.team_id, t.c.day, t.c.kind))]
+
+    def live_claims(self, family: str) -> set[tuple[int, dt.date, str]]:
+        now = utcnow()
+        t = self.t
+        stmt = sa.select(t.c.team_id, t.c.day, t.c.kind).where(
+            t.c.family == family, t.c.status == CLAIMED, t.c.lease_expires_at > now
+        )
+        with self.db.engine.connect() as conn:
+            return {(int(r.team_id), r.day, r.kind) for r in conn.execute(stmt)}
+
+    def cleanup(self, family: str, older_than_days: int, *, keep_days: int = 0) -> int:
+        """Delete finished rows of a family last updated more than ``older_than_days`` ago.
+
+        Rows whose ``day`` lies within ``keep_days`` of today are kept whatever their age (they hold the
+        baselines that later runs compare against). Live claims are never deleted.
+        """
+        now = utcnow()
+        t = self.t
+        stmt = sa.delete(t).where(
+            t.c.family == family,
+            t.c.updated_at < now - dt.timedelta(days=older_than_days),
+            t.c.status != CLAIMED,
+        )
+        if keep_days:
+            stmt = stmt.where(t.c.day < (now.date() - dt.timedelta(days=keep_days)))
+        with self.db.engine.begin() as conn:
+            return conn.execute(stmt).rowcount

@@ -1,0 +1,77 @@
+"""Every default of the package, in one place.
+
+DAG files, the command line and the tests read their defaults from here; nothing else in the package
+hard-codes a number, a connection id or a pool name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = PROJECT_ROOT / "include" / "sql"
+LOCAL_DIR = PROJECT_ROOT / ".local"  # git-ignored: embedded stores, Airflow home, DuckDB extensions
+
+
+@dataclass(frozen=True)
+class Connections:
+    clickhouse: str = "clickhouse_default"
+    app_db: str = "posthog_db"
+    aws: str = "aws_default"
+
+
+@dataclass(frozen=True)
+class Pools:
+    web_preagg: str = "web_preagg_backfill"
+    duckling_export: str = "duckling_export"
+    duckling_register: str = "duckling_register"
+
+
+@dataclass(frozen=True)
+class ClickHouseDefaults:
+    # How long a task waits for the embedded engine's data directory, held by another process.
+    embedded_lock_timeout_s: float = 600.0
+    embedded_lock_poll_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class WebPreaggDefaults:
+    dag_id: str = "web_preagg_backfill"
+    lookback_days: int = 30
+    max_lookback_days: int = 365
+    min_missing_partitions: int = 3
+    max_partitions_per_run: int = 7
+    max_partitions_cap: int = 1000
+    top_teams_by_pageviews: int = 30
+    enabled_team_ids_variable: str = "WEB_ANALYTICS_ENABLED_TEAM_IDS"
+    ledger_retention_days: int = 90
+    lease_seconds: int = 900
+    execution_timeout_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class DucklingDefaults:
+    daily_dag_id: str = "duckling_backfill"
+    full_dag_id: str = "duckling_full_backfill"
+    max_partitions: int = 100
+    max_map_length: int = 1024  # Airflow's core.max_map_length default
+    settle_days: int = 3
+    retry_failed_days: int = 7
+    lease_seconds: int = 1800
+    execution_timeout_minutes: int = 60
+    local_catalog_lock_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class LedgerDefaults:
+    # Rows that hold a stale-check baseline live at least as long as the longest lookback.
+    min_baseline_retention_days: int = 365
+
+
+CONNECTIONS = Connections()
+POOLS = Pools()
+CLICKHOUSE = ClickHouseDefaults()
+WEB_PREAGG = WebPreaggDefaults()
+DUCKLING = DucklingDefaults()
+LEDGER = LedgerDefaults()

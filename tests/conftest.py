@@ -1,0 +1,135 @@
+"""Real services for the whole test session: PostgreSQL, the moto S3/STS server, an embedded chdb.
+
+Airflow reads its configuration at import time, so the environment is set here, before anything
+imports airflow. Services are started once per session and stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="backfill-tests-"))
+AIRFLOW_HOME = SESSION_DIR / "airflow"
+AIRFLOW_HOME.mkdir()
+
+os.environ.update(
+    AIRFLOW_HOME=str(AIRFLOW_HOME),
+    AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+    AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__UNIT_TEST_MODE="False",
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+    AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    TZ="UTC",
+)
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from backfill import localstack  # noqa: E402
+from backfill.appdb import AppDB  # noqa: E402
+from backfill.clickhouse import ClickHouse  # noqa: E402
+
+CLICKHOUSE_TABLES = ("events", "person", "person_distinct_id2", "web_pre_aggregated_stats",
+                     "web_pre_aggregated_bounces")
+APP_TABLES = ("posthog_team", "duckling_registry", "backfill_ledger", "duckling_team_state")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    server = localstack.start_postgres(SESSION_DIR / "pg")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    server = localstack.start_moto(SESSION_DIR / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_path():
+    return SESSION_DIR / "chdb"
+
+
+@pytest.fixture(scope="session")
+def clickhouse_session(chdb_path):
+    ch = ClickHouse.embedded(str(chdb_path))
+    from backfill.schema import create_clickhouse_schema
+
+    create_clickhouse_schema(ch)
+    yield ch
+    ch.close()
+
+
+@pytest.fixture
+def clickhouse(clickhouse_session):
+    """The embedded ClickHouse with the schema, every table empty at the start of the test."""
+    for table in CLICKHOUSE_TABLES:
+        _truncate(clickhouse_session, table)
+    return clickhouse_session
+
+
+def _truncate(ch: ClickHouse, table: str) -> None:
+    from backfill import sql as sqlt
+
+    ch.query(sqlt.Template(f"truncate {table}", f"TRUNCATE TABLE IF EXISTS {table}"))
+
+
+@pytest.fixture(scope="session")
+def appdb_session(pg):
+    pg.create_database("posthog")
+    db = AppDB.from_url(pg.url("posthog"))
+    db.create_schema()
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def appdb(appdb_session):
+    """The app DB on the PostgreSQL server, every table empty at the start of the test."""
+    import sqlalchemy as sa
+
+    with appdb_session.engine.begin() as conn:
+        for table in APP_TABLES:
+            conn.execute(sa.delete(appdb_session.table(table)))
+    return appdb_session
+
+
+@pytest.fixture(scope="session")
+def connections(pg, s3, chdb_path, appdb_session):
+    """The three Airflow connections, as AIRFLOW_CONN_* env vars pointing at the real services."""
+    env = {
+        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({"conn_type": "chdb", "extra": {"path": str(chdb_path)}}),
+        "AIRFLOW_CONN_POSTHOG_DB": f"postgres://postgres@127.0.0.1:{pg.port}/posthog",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({
+            "conn_type": "aws", "login": s3.access_key, "password": s3.secret_key,
+            "extra": {"endpoint_url": s3.endpoint, "region_name": s3.region},
+        }),
+    }
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """An initialised Airflow metadata DB (SQLite) for DagBag and dag.test()."""
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
+                   stdout=subprocess.DEVNULL, env=os.environ.copy())
+    return AIRFLOW_HOME / "airflow.db"
