@@ -1,0 +1,32 @@
+"""Command line: ``python -m backfill <command>`` (run with plugins/ on PYTHONPATH).
+
+Commands
+  gaps web-preagg --days-back N   per-team, per-day coverage of both pre-aggregated tables
+  demo                            generate demo data into .local and run both DAG families
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> module that provides ``add_arguments(parser)`` and ``main(args) -> int``
+COMMANDS = {
+    "gaps": "backfill.cli_gaps",
+    "demo": "backfill.cli_demo",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backfill", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    return importlib.import_module(COMMANDS[args.command]).main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
