@@ -1,0 +1,46 @@
+# The two README commands: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/plugins
+
+.PHONY: demo test test-fast lint airflow system-deps venv clean bench
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "installing Python dependencies into $(VENV) (about a minute on a fresh machine)"
+	@$(BIN)/pip install -q --disable-pip-version-check -U pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## system-deps: Debian's PostgreSQL server (apt-get when root, else one line saying what to install)
+system-deps:
+	@bash scripts/system-deps.sh
+
+## demo: demo data into .local/, both DAG families end to end on embedded stores, a summary
+demo: venv system-deps
+	@$(BIN)/python -m backfill demo
+
+## test: the whole suite (unit, integration on real services, DAG runs, scheduler end to end)
+test: venv system-deps lint
+	@$(BIN)/python -m pytest -q
+
+test-fast: venv
+	@$(BIN)/python -m pytest -q -m "not scheduler and not browser"
+
+lint: venv
+	@$(BIN)/ruff check dags plugins tests scripts
+
+## airflow: a local Airflow (api-server, scheduler, dag-processor) on the embedded connections
+airflow: venv system-deps
+	@bash scripts/airflow-local.sh
+
+bench: venv system-deps
+	@$(BIN)/python scripts/benchmark.py
+
+clean:
+	rm -rf .local
