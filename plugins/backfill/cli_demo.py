@@ -1,0 +1,146 @@
+"""demo: generate demo data into .local/demo and run both DAG families on the embedded connections.
+
+Embedded defaults: ClickHouse is chdb (a directory), posthog_db is a SQLite file, S3 is the moto server
+on loopback (started for the demo and stopped after), each duckling's catalog is a local DuckLake file.
+The DAGs run with ``airflow dags test`` (one process, no scheduler); the summary's figures are read
+back from the engines afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from backfill import localstack
+from backfill.appdb import AppDB
+from backfill.clickhouse import ClickHouse
+from backfill.demo import DemoSpec, generate
+from backfill.schema import create_clickhouse_schema
+from backfill.settings import DUCKLING, LOCAL_DIR, PROJECT_ROOT, WEB_PREAGG
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--teams", type=int, default=3, help="number of demo teams (default 3)")
+    parser.add_argument("--days", type=int, default=35, help="days of traffic ending yesterday (default 35)")
+    parser.add_argument("--sessions-per-day", type=int, default=400)
+    parser.add_argument("--keep", action="store_true", help="keep .local/demo from an earlier run")
+
+
+class DemoStores:
+    """Where the demo keeps its embedded stores, and the connection env that points at them."""
+
+    def __init__(self, root: Path, s3: localstack.S3Server):
+        self.root = root
+        self.chdb = root / "chdb"
+        self.app_db = root / "app.sqlite"
+        self.lakes = root / "lakes"
+        self.airflow_home = LOCAL_DIR / "airflow-demo"
+        self.s3 = s3
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
+            "TZ": "UTC",
+            "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({"conn_type": "chdb", "extra": {"path": str(self.chdb)}}),
+            "AIRFLOW_CONN_POSTHOG_DB": json.dumps({"conn_type": "sqlite", "host": str(self.app_db)}),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({
+                "conn_type": "aws", "login": self.s3.access_key, "password": self.s3.secret_key,
+                "extra": {"endpoint_url": self.s3.endpoint, "region_name": self.s3.region},
+            }),
+        }
+
+
+def _airflow(stores: DemoStores, *args: str) -> None:
+    exe = Path(sys.executable).parent / "airflow"
+    started = time.monotonic()
+    result = subprocess.run([str(exe), *args], env={**os.environ, **stores.env()}, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
+        raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {result.returncode})")
+    print(f"  airflow {' '.join(a for a in args if not a.startswith('{'))}  ({time.monotonic() - started:.1f}s)")
+
+
+def main(args) -> int:
+    root = LOCAL_DIR / "demo"
+    if root.exists() and not args.keep:
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    spec = DemoSpec(
+        team_ids=tuple(range(1, args.teams + 1)),
+        start_day=yesterday - dt.timedelta(days=args.days - 1),
+        days=args.days,
+        sessions_per_day=args.sessions_per_day,
+        quiet_days=((2, yesterday - dt.timedelta(days=4)),) if args.teams >= 2 else (),
+    )
+    s3 = localstack.start_moto(root / "moto.log")
+    try:
+        stores = DemoStores(root, s3)
+        for key, value in stores.env().items():
+            os.environ[key] = value
+        print(f"demo stores in {root}; S3 server at {s3.endpoint}")
+        _prepare(stores, spec, yesterday)
+        print("running the DAGs with `airflow dags test` (embedded connections):")
+        _airflow(stores, "db", "migrate")
+        _run_dags(stores, spec, yesterday)
+        _summary(stores, spec, yesterday)
+    finally:
+        s3.stop()
+    return 0
+
+
+def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
+    from backfill.duckling.demo import register_demo_ducklings
+    from backfill.web_preagg.demo import seed_daily_job_output
+
+    started = time.monotonic()
+    ch = ClickHouse.embedded(str(stores.chdb))
+    create_clickhouse_schema(ch)
+    generate(ch, spec)
+    events = ch.scalar("demo/count_events", {})
+    app = AppDB.from_url(f"sqlite:///{stores.app_db}")
+    app.create_schema()
+    app.upsert_teams([
+        {"id": t, "name": f"Demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
+        for t in spec.team_ids
+    ])
+    gaps = seed_daily_job_output(ch, spec, yesterday)
+    register_demo_ducklings(app, stores.s3, stores.lakes, team_ids=list(spec.team_ids[:2]))
+    ch.close()  # the DAG runs open the chdb directory in their own process
+    print(f"generated {events:,} events for teams {list(spec.team_ids)} over {spec.days} days "
+          f"({spec.start_day} .. {spec.end_day}) in {time.monotonic() - started:.1f}s; "
+          f"left {len(gaps)} team-days out of the pre-aggregated tables on purpose")
+
+
+def _run_dags(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
+    day = yesterday.isoformat()
+    _airflow(stores, "dags", "test", WEB_PREAGG.dag_id, day)
+    _airflow(stores, "dags", "test", DUCKLING.daily_dag_id, day)
+    _airflow(stores, "dags", "test", DUCKLING.full_dag_id, day, "--conf", json.dumps({"max_partitions": 100}))
+
+
+def _summary(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
+    from backfill.duckling.demo import demo_summary as duckling_summary
+    from backfill.web_preagg.demo import demo_summary as web_summary
+
+    ch = ClickHouse.embedded(str(stores.chdb))
+    app = AppDB.from_url(f"sqlite:///{stores.app_db}")
+    print()
+    print("summary (read back from ClickHouse, the app DB ledger and the DuckLakes):")
+    for line in web_summary(ch, app, spec, yesterday):
+        print(f"  {line}")
+    ch.close()
+    for line in duckling_summary(app, stores.s3, stores.lakes):
+        print(f"  {line}")
