@@ -13,7 +13,9 @@ interrupted (``execution_timeout``, SIGTERM) while a server query runs, the seam
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
 import threading
 import time
@@ -84,6 +86,20 @@ def _first_keyword(sql: str) -> str:
     return ""
 
 
+def _directory_locked(path: str) -> bool:
+    """True if another process holds the chdb directory (ClickHouse flocks ``<path>/status``)."""
+    status = os.path.join(path, "status")
+    if not os.path.exists(status):
+        return False
+    with open(status, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 class _EmbeddedSessions:
     """chdb allows one open path per process: keep it open, switch only when asked for another path."""
 
@@ -101,19 +117,21 @@ class _EmbeddedSessions:
 
             deadline = time.monotonic() + timeout_s
             while True:
-                try:
-                    cls.session = chdb_session.Session(path)
-                    cls.path = path
-                    return cls.session
-                except Exception as exc:  # chdb raises its own error type for the lock
-                    if "Cannot lock file" not in str(exc) and "already running" not in str(exc):
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise EngineBusyError(
-                            f"embedded ClickHouse directory {path} is held by another process; "
-                            f"gave up after {timeout_s:.0f}s"
-                        ) from exc
-                    time.sleep(CLICKHOUSE.embedded_lock_poll_s)
+                # Probe the lock first: a failed chdb start is slow and prints an error to stderr.
+                if not _directory_locked(path):
+                    try:
+                        cls.session = chdb_session.Session(path)
+                        cls.path = path
+                        return cls.session
+                    except Exception:  # chdb reports the lock only as a failed server start
+                        if not _directory_locked(path):
+                            raise
+                if time.monotonic() >= deadline:
+                    raise EngineBusyError(
+                        f"embedded ClickHouse directory {path} is held by another process; "
+                        f"gave up after {timeout_s:.0f}s"
+                    )
+                time.sleep(CLICKHOUSE.embedded_lock_poll_s)
 
     @classmethod
     def close(cls) -> None:
