@@ -48,6 +48,15 @@ class WebPreaggDefaults:
     ledger_retention_days: int = 90
     lease_seconds: int = 900
     execution_timeout_minutes: int = 60
+    # Opt-in source of teams: the top N by median daily pageviews over the window (param include_top_teams).
+    include_top_teams: bool = False
+    # A mapped task retries once (a crash between delete and copy leaves a gap the retry or next run fills).
+    task_retries: int = 1
+    retry_delay_seconds: int = 60
+    # Staging tables older than this (left by killed tasks) are dropped by the cleanup task.
+    staging_max_age_hours: int = 24
+    start_date: str = "2024-01-01"
+    owner: str = "data-platform"
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,22 @@ class DucklingDefaults:
     lease_seconds: int = 1800
     execution_timeout_minutes: int = 60
     local_catalog_lock_timeout_s: float = 600.0
+    local_catalog_lock_poll_s: float = 0.2
+    family: str = "duckling"  # ledger family
+    start_date: str = "2024-01-01"  # fixed start_date of both DAGs (UTC)
+    # transient faults (S3 5xx/SlowDown, connection drops, DuckLake commit conflicts): retried in the task
+    retry_attempts: int = 5
+    retry_wait_initial_s: float = 0.5
+    retry_wait_max_s: float = 10.0
+    task_retries: int = 2
+    task_retry_delay_s: int = 60
+    sts_session_seconds: int = 3600
+    # ClickHouse settings a run may pass (resource limits only); anything else is refused
+    clickhouse_settings_allowlist: tuple[str, ...] = (
+        "max_execution_time", "max_memory_usage", "max_threads", "max_insert_threads",
+        "max_bytes_before_external_sort", "max_bytes_before_external_group_by", "max_block_size",
+        "priority", "max_network_bandwidth", "s3_max_connections",
+    )
 
 
 @dataclass(frozen=True)

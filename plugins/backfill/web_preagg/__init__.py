@@ -1,0 +1,12 @@
+"""web_preagg_backfill: find and recompute missing web analytics pre-aggregated team-days.
+
+Modules, in task order: params (validation, window), select_teams, detect, plan, recompute, report,
+cleanup; tasks.py holds the thin adapters the DAG file wires together.
+"""
+
+FAMILY = "web_preagg"
+KIND = "team_day"
+STATS = "web_pre_aggregated_stats"
+BOUNCES = "web_pre_aggregated_bounces"
+TABLES = (STATS, BOUNCES)
+SHORT = {STATS: "stats", BOUNCES: "bounces"}

@@ -1,0 +1,175 @@
+"""Recompute one team-day of the pre-aggregated tables, safely; and seed them like the daily job does.
+
+Per table, ``recompute_team_day``:
+  1. computes the team-day into a task-private staging table created AS the target (same columns, in
+     the same order), with the table's insert template (the daily job's SQL);
+  2. deletes that team's rows of that day from the target (a lightweight delete: other teams' rows in
+     the shared day partition are not touched; a partition is never replaced);
+  3. copies the staged rows in (zero staged rows leave zero rows) and checks the copy;
+then verifies each table's pageview total against the source and records the outcome in the ledger.
+The team-day is claimed in the ledger first (lease, renewed between steps): a live claim of another
+owner means another task is writing it, and this one skips. Staging tables are dropped in ``finally``;
+those of killed tasks are dropped by the DAG's cleanup task (their names carry the creation time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+from backfill.clickhouse import ClickHouse, QueryTag
+from backfill.ledger import ClaimLost, Ledger, PartitionKey
+from backfill.settings import WEB_PREAGG
+from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
+from backfill.web_preagg.detect import query_coverage
+from backfill.web_preagg.params import Window
+
+log = logging.getLogger(__name__)
+
+STAGING_PREFIX = "web_preagg_staging_"
+_STAGING_NAME = re.compile(r"^web_preagg_staging_[a-z]+_\d+_\d{8}_(\d+)_[0-9a-f]+$")
+
+
+class VerificationError(RuntimeError):
+    """The recomputed team-day does not match the staged rows or the source."""
+
+
+def insert_template(table: str) -> str:
+    return f"web_preagg/{SHORT[table]}_insert"
+
+
+def insert_preaggregated(ch: ClickHouse, table: str, into: str, team_ids: list[int], start_day: dt.date,
+                         end_day: dt.date, tag: QueryTag) -> None:
+    """Run ``table``'s pre-aggregation (the daily job's SQL) for teams and days [start_day, end_day] into
+    ``into`` (the target itself or a staging copy of it)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown pre-aggregated table {table!r}")
+    ch.query(insert_template(table), {"t": into, "team_ids": [int(t) for t in team_ids],
+                                      "start_day": start_day, "end_day": end_day}, tag=tag)
+
+
+def seed_preaggregated(ch: ClickHouse, team_ids: Iterable[int], start_day: dt.date, end_day: dt.date,
+                       skip: Iterable[tuple] = (), tables: Iterable[str] = TABLES,
+                       dag_id: str = "daily_web_preagg") -> int:
+    """Fill the pre-aggregated tables from events like the daily job: every team-day in
+    [start_day, end_day] (inclusive) except those in ``skip``. ``skip`` holds ``(team_id, day)`` (both
+    tables) or ``(team_id, day, table)`` (that table only). Uses the backfill's insert templates.
+    Returns the number of insert queries run (one per day and table)."""
+    team_ids = sorted({int(t) for t in team_ids})
+    skip_both = {(int(s[0]), s[1]) for s in skip if len(s) == 2}
+    skip_one = {(int(s[0]), s[1], s[2]) for s in skip if len(s) == 3}
+    queries = 0
+    day = start_day
+    while day <= end_day:
+        for table in tables:
+            teams = [t for t in team_ids if (t, day) not in skip_both and (t, day, table) not in skip_one]
+            if teams:
+                insert_preaggregated(ch, table, table, teams, day, day,
+                                     QueryTag(dag_id, day=day, what=f"seed {SHORT[table]}"))
+                queries += 1
+        day += dt.timedelta(days=1)
+    return queries
+
+
+def staging_name(table: str, team_id: int, day: dt.date, now: float | None = None) -> str:
+    name = (f"{STAGING_PREFIX}{SHORT[table]}_{int(team_id)}_{day:%Y%m%d}_{int(now or time.time())}_"
+            f"{uuid.uuid4().hex[:12]}")
+    if not _STAGING_NAME.match(name):
+        raise ValueError(f"bad staging table name {name!r}")
+    return name
+
+
+def staging_created_at(name: str) -> float | None:
+    m = _STAGING_NAME.match(name)
+    return float(m.group(1)) if m else None
+
+
+def team_day_totals(ch: ClickHouse, table_name: str, team_id: int, day: dt.date, tag: QueryTag) -> tuple[int, int]:
+    rows = ch.query("web_preagg/team_day_totals", {"t": table_name, "team_id": team_id, "day": day}, tag=tag)
+    return int(rows[0]["target_rows"]), int(rows[0]["target_pageviews"])
+
+
+def claim_holder(ledger: Ledger, team_id: int, day: dt.date) -> str:
+    rows = ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day, kind=KIND)
+    if not rows:
+        return "unknown"
+    r = rows[0]
+    return f"{r['claim_owner']} (lease until {r['lease_expires_at']} UTC)"
+
+
+def recompute_table(ch: ClickHouse, table: str, team_id: int, day: dt.date, dag_id: str,
+                    on_step=lambda: None) -> dict:
+    """Staging -> delete team-day -> copy, for one table. Returns {"rows", "pageviews"}."""
+    staging = staging_name(table, team_id, day)
+
+    def tag(what: str) -> QueryTag:
+        return QueryTag(dag_id, team_id, day, f"{SHORT[table]} {what}")
+
+    try:
+        ch.query(f"web_preagg/{SHORT[table]}_staging_create", {"staging": staging}, tag=tag("create staging"))
+        insert_preaggregated(ch, table, staging, [team_id], day, day, tag("insert staging"))
+        staged = team_day_totals(ch, staging, team_id, day, tag("count staging"))
+        on_step()
+        ch.query("web_preagg/delete_team_day", {"target": table, "team_id": team_id, "day": day},
+                 tag=tag("delete team-day"))
+        ch.query("web_preagg/copy_from_staging", {"target": table, "staging": staging}, tag=tag("copy"))
+        copied = team_day_totals(ch, table, team_id, day, tag("count target"))
+        if copied != staged:
+            raise VerificationError(
+                f"team {team_id} day {day} {table}: staged {staged[0]} rows/{staged[1]} pageviews but the "
+                f"target holds {copied[0]}/{copied[1]} after the copy")
+        on_step()
+        return {"rows": copied[0], "pageviews": copied[1]}
+    finally:
+        try:
+            ch.query("web_preagg/staging_drop", {"staging": staging}, tag=tag("drop staging"))
+        except Exception as exc:  # the cleanup task drops leftovers; keep the original error
+            log.warning("could not drop staging table %s: %s", staging, exc)
+
+
+def recompute_team_day(ch: ClickHouse, ledger: Ledger, team_id: int, day: dt.date,
+                       tables: Iterable[str] = TABLES, *, owner: str, dag_id: str = WEB_PREAGG.dag_id,
+                       lease_seconds: int = WEB_PREAGG.lease_seconds, reason: str = "") -> dict:
+    """Recompute one team-day in ``tables``; returns a small result dict (status done | skipped).
+
+    Raises (after recording ``failed`` in the ledger) if a step or the verification fails."""
+    tables = tuple(t for t in TABLES if t in set(tables))
+    key = PartitionKey(FAMILY, int(team_id), day, KIND)
+    result = {"team_id": int(team_id), "day": day.isoformat(), "tables": list(tables), "reason": reason}
+    if not ledger.claim(key, owner, lease_seconds):
+        holder = claim_holder(ledger, team_id, day)
+        log.warning("team %s day %s: skipped, claimed by %s", team_id, day, holder)
+        return {**result, "status": "skipped", "detail": f"claimed by {holder}"}
+
+    def renew() -> None:
+        ledger.renew(key, owner, lease_seconds)
+
+    started = time.monotonic()
+    try:
+        per_table = {}
+        for table in tables:
+            per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew)
+        coverage = query_coverage(ch, [team_id], Window(day, day), tables,
+                                  QueryTag(dag_id, team_id, day, "verify against source"))
+        source = max((c.source_pageviews for c in coverage), default=0)
+        for table in tables:
+            got = per_table[SHORT[table]]["pageviews"]
+            if got != source:
+                raise VerificationError(
+                    f"team {team_id} day {day} {table}: {got} pageviews after recompute, source has {source}")
+        detail = {"tables": per_table, "reason": reason, "seconds": round(time.monotonic() - started, 3)}
+        ledger.succeed(key, owner, source_count=source, target_count=source, detail=detail)
+        log.info("team %s day %s: recomputed %s, %s source pageviews", team_id, day, per_table, source)
+        return {**result, "status": "done", "source_pageviews": source, "detail": per_table}
+    except ClaimLost:
+        raise
+    except BaseException as exc:
+        try:
+            ledger.fail(key, owner, f"{type(exc).__name__}: {exc}")
+        except Exception as ledger_exc:
+            log.warning("could not record failure of team %s day %s: %s", team_id, day, ledger_exc)
+        raise
