@@ -99,11 +99,13 @@ class Ledger:
         for name in ("files", "detail"):
             if name in values and values[name] is not None and not isinstance(values[name], str):
                 values[name] = json.dumps(values[name], default=str, sort_keys=True)
+        # CLAIMED (an intermediate step recorded by the holder) keeps the lease; outcomes release it.
+        lease = {} if values.get("status") == CLAIMED else {"lease_expires_at": None}
         with self.db.engine.begin() as conn:
             res = conn.execute(
                 sa.update(t)
                 .where(key.where(t), t.c.claim_owner == owner)
-                .values(lease_expires_at=None, updated_at=utcnow(), **values)
+                .values(updated_at=utcnow(), **lease, **values)
             )
         if res.rowcount != 1:
             raise ClaimLost(f"cannot record outcome of {key}: not held by {owner}")

@@ -1,0 +1,97 @@
+"""Two DAGs that fill each team's duckling (its own DuckLake) with its events and persons, exactly once.
+
+Wiring only; the logic is in plugins/backfill/duckling (tasks.py is the one hop from each task).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from backfill.duckling import tasks as dk
+from backfill.duckling.plan import Options, params_schema
+from backfill.settings import DUCKLING, POOLS
+
+START = dt.datetime.fromisoformat(DUCKLING.start_date).replace(tzinfo=dt.UTC)
+TIMEOUT = dt.timedelta(minutes=DUCKLING.execution_timeout_minutes)
+DEFAULT_ARGS = {"owner": "data-platform", "retries": DUCKLING.task_retries,
+                "retry_delay": dt.timedelta(seconds=DUCKLING.task_retry_delay_s)}
+
+COMMON_DOC = """
+**Tasks**: `detect` (plan from registry, ledger, ClickHouse) → `export` (mapped, pool `duckling_export`:
+ClickHouse writes `s3://{bucket}/backfill/events/team_id=T/year=/month=/day=/{file}.parquet`, a new file per
+attempt) → `register` (mapped, pool `duckling_register`: one DuckLake transaction deletes the team-day and
+adds exactly that attempt's files; a path already registered is refused; lake count checked against the
+file) → `report` (outcome per partition, orphan files, warnings; fails if any partition failed).
+
+**Params**: `team_ids` (empty = all registered), `start_date`/`end_date` (UTC range), `kinds`,
+`max_partitions` (≤ 1024), `dry_run`, `skip_ducklake_registration`, `skip_schema_validation`,
+`cleanup_existing_partition_data` (default true; false appends and gives up the one-copy guarantee),
+`create_tables_if_missing` (default true), `delete_tables` (needs explicit `team_ids`),
+`clickhouse_settings` (resource settings from an allowlist only).
+"""
+
+
+def _run(ctx) -> dk.RunInfo:
+    return dk.RunInfo(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], try_number=ctx["ti"].try_number,
+                      data_interval_start=ctx.get("data_interval_start"))
+
+
+def build(dag_id: str, mode: str, doc: str, tags: list[str]):
+    @dag(dag_id=dag_id, schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"), start_date=START,
+         catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, params=params_schema(),
+         doc_md=doc + COMMON_DOC, tags=tags)
+    def duckling():
+        @task(multiple_outputs=True)
+        def detect() -> dict:
+            ctx = get_current_context()
+            return dk.detect(mode, dict(ctx["params"]), _run(ctx))
+
+        @task(pool=POOLS.duckling_export, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
+        def export(item: dict) -> dict:
+            ctx = get_current_context()
+            ctx["label"] = item["label"]
+            return dk.export_partition(item, Options.from_params(ctx["params"]), _run(ctx))
+
+        @task(pool=POOLS.duckling_register, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
+        def register(exported: dict) -> dict:
+            ctx = get_current_context()
+            ctx["label"] = exported["label"]
+            return dk.register_partition(exported, Options.from_params(ctx["params"]), _run(ctx))
+
+        @task(trigger_rule="all_done", retries=0)
+        def report(summary: dict) -> dict:
+            ctx = get_current_context()
+            return dk.report(summary, Options.from_params(ctx["params"]), _run(ctx))
+
+        plan = detect()
+        registered = register.expand(exported=export.expand(item=plan["items"]))
+        registered >> report(plan["summary"])
+
+    return duckling()
+
+
+duckling_backfill = build(
+    DUCKLING.daily_dag_id, "daily",
+    """### duckling_backfill
+Daily, on data intervals: the run for [D, D+1) exports day D of every registered team (so
+`airflow backfill create --dag-id duckling_backfill --from-date … --to-date …` back-fills a range, one run
+per day). Also retries partitions the ledger shows failed in the last 7 days, re-exports days of the last
+3 whose ClickHouse count changed (late events), and skips partitions in progress (live ledger claim).
+Persons: the persons and distinct ids that changed on D, merged so the lake holds the latest state.
+""",
+    ["duckling", "backfill", "daily"],
+)
+
+duckling_full_backfill = build(
+    DUCKLING.full_dag_id, "full",
+    """### duckling_full_backfill
+Daily: walks each team's history from its earliest event day (asked of ClickHouse once, cached in
+duckling_team_state) to yesterday, at most `max_partitions` not-yet-done team-days per run, round-robin
+across teams, oldest first. A team's first run also exports a full persons snapshot. A day without
+events is done with 0 rows and no file.
+""",
+    ["duckling", "backfill", "full"],
+)

@@ -1,0 +1,123 @@
+"""ClickHouse -> S3 Parquet for one partition. Rows never pass through the Airflow worker.
+
+Object keys: ``backfill/{dataset}/team_id={T}/year={YYYY}/month={MM}/day={DD}/{file}.parquet`` where
+dataset is ``events``, ``persons``, ``person_distinct_ids`` (daily changes) or ``persons_full`` /
+``person_distinct_ids_full`` (snapshot), and ``{file}`` = sanitized run id + try number + a fresh
+random suffix, new for every in-task retry as well: an export never overwrites a key (ClickHouse refuses
+an existing key, and we never set s3_truncate_on_insert). A day without rows writes no file.
+
+The recorded source count is the row count of the written file (read back from its Parquet footer),
+so the ledger states exactly what the lake should hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from backfill.clickhouse import ClickHouse, QueryTag
+from backfill.duckling.credentials import S3Access
+from backfill.duckling.errors import DucklingError, describe, is_transient_clickhouse, with_retries
+from backfill.duckling.registry import Duckling
+
+EVENTS, PERSONS, PERSONS_FULL = "events", "persons", "persons_full"
+KINDS = (EVENTS, PERSONS, PERSONS_FULL)
+
+
+def file_name(run_id: str, try_number: int) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", run_id).strip("_")[:80] or "run"
+    return f"{safe}-try{int(try_number)}-{uuid.uuid4().hex[:8]}"
+
+
+def object_key(dataset: str, team_id: int, day: dt.date, name: str) -> str:
+    return (f"backfill/{dataset}/team_id={int(team_id)}/year={day.year:04d}/month={day.month:02d}/"
+            f"day={day.day:02d}/{name}.parquet")
+
+
+def day_prefix(dataset: str, team_id: int, day: dt.date) -> str:
+    return object_key(dataset, team_id, day, "x")[: -len("x.parquet")]
+
+
+@dataclass
+class ExportResult:
+    files: list[str] = field(default_factory=list)  # s3:// URLs
+    source_count: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Exporter:
+    ch: ClickHouse
+    access: S3Access
+    duckling: Duckling
+    run_id: str
+    try_number: int = 1
+    dag_id: str = "duckling"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def _tag(self, day: dt.date, what: str) -> QueryTag:
+        return QueryTag(dag_id=self.dag_id, team_id=self.duckling.team_id, day=day, what=what)
+
+    def _creds(self) -> dict[str, str]:
+        return {"key_id": self.access.key_id, "secret": self.access.secret,
+                "session_token": self.access.session_token or ""}
+
+    def _run(self, day: dt.date, what: str, fn):
+        try:
+            return with_retries(fn, is_transient_clickhouse, f"team {self.duckling.team_id} day {day} {what}")
+        except DucklingError:
+            raise
+        except Exception as exc:
+            raise DucklingError(self.duckling.team_id, day, f"{what} failed: {describe(exc)}",
+                                transient=is_transient_clickhouse(exc)) from None
+
+    def _write(self, template: str, dataset: str, day: dt.date, params: dict[str, Any]) -> tuple[str, int]:
+        """Write one file under a fresh key (a new key per retry); return (s3 URL, rows in the file)."""
+        def attempt():
+            key = object_key(dataset, self.duckling.team_id, day, file_name(self.run_id, self.try_number))
+            url = self.access.http_url(self.duckling.bucket, key)
+            self.ch.query(template, {**params, "url": url, **self._creds()},
+                          tag=self._tag(day, f"export {dataset}"), settings=self.settings)
+            return key, url
+
+        key, url = self._run(day, f"export {dataset}", attempt)
+        rows = self._run(day, f"count {dataset} file", lambda: self.ch.scalar(
+            "duckling/count_file", {"url": url, **self._creds()}, tag=self._tag(day, "count file")))
+        return f"s3://{self.duckling.bucket}/{key}", int(rows)
+
+    def events(self, day: dt.date) -> ExportResult:
+        team = {"team_id": self.duckling.team_id, "day": day}
+        n = int(self._run(day, "count events", lambda: self.ch.scalar(
+            "duckling/count_events", team, tag=self._tag(day, "count events"), settings=self.settings)))
+        if n == 0:
+            return ExportResult(detail={"clickhouse_count": 0})
+        path, rows = self._write("duckling/export_events", EVENTS, day, team)
+        return ExportResult([path], rows, {"clickhouse_count": n})
+
+    def persons(self, day: dt.date, *, full: bool = False) -> ExportResult:
+        params = {"team_id": self.duckling.team_id, "day": day, "full": int(full)}
+        counts = self._run(day, "count person changes", lambda: self.ch.query(
+            "duckling/changed_persons_count", params, tag=self._tag(day, "count persons"),
+            settings=self.settings))[0]
+        result = ExportResult(detail={"persons": 0, "distinct_ids": 0, "full": full})
+        suffix = "_full" if full else ""
+        if int(counts["persons"]):
+            path, rows = self._write("duckling/export_persons", f"persons{suffix}", day, params)
+            result.files.append(path)
+            result.detail["persons"] = rows
+        if int(counts["distinct_ids"]):
+            path, rows = self._write("duckling/export_person_distinct_ids", f"person_distinct_ids{suffix}",
+                                     day, params)
+            result.files.append(path)
+            result.detail["distinct_ids"] = rows
+        result.source_count = result.detail["persons"] + result.detail["distinct_ids"]
+        return result
+
+
+def split_person_files(files: list[str]) -> tuple[list[str], list[str]]:
+    persons = [f for f in files if "/backfill/persons" in f]
+    distinct = [f for f in files if "/backfill/person_distinct_ids" in f]
+    return persons, distinct

@@ -1,0 +1,265 @@
+"""DuckDB + DuckLake for one duckling: attach its catalog once per task, create/check tables, register
+a team-day atomically, merge persons, count.
+
+Remote catalog: ``ATTACH 'ducklake:postgres:dbname=.. host=.. port=.. user=.. password=..' AS lake
+(DATA_PATH 's3://{bucket}/')``. Local (embedded demo): ``ATTACH 'ducklake:{catalog_path}'`` -- a file
+catalog admits one writer process, so the task first takes an exclusive ``fcntl`` lock on
+``{catalog_path}.lock``, waiting (bounded) for the holder.
+
+DuckDB cannot bind parameters in ATTACH / CREATE SECRET; those values come from the validated registry
+row and the AWS connection and are quoted here. Every other statement is a template under
+include/sql/duckling/lake with ``$name`` parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from backfill import duck
+from backfill import sql as sqlt
+from backfill.duckling import schema
+from backfill.duckling.credentials import S3Access
+from backfill.duckling.errors import DucklingError, SchemaError, describe, is_transient_duckdb, with_retries
+from backfill.duckling.registry import Duckling
+from backfill.settings import DUCKLING
+
+log = logging.getLogger(__name__)
+
+
+class CatalogBusyError(DucklingError):
+    """The local file catalog stayed locked by another process past the timeout."""
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _libpq(value: Any) -> str:
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def attach_sql(duckling: Duckling, password: str | None) -> str:
+    data_path = f"s3://{duckling.bucket}/"
+    if duckling.is_local:
+        target = f"ducklake:{duckling.catalog_path}"
+    else:
+        parts = {"dbname": duckling.db_database, "host": duckling.db_host, "port": duckling.db_port,
+                 "user": duckling.db_username}
+        if password:
+            parts["password"] = password
+        target = "ducklake:postgres:" + " ".join(f"{k}={_libpq(v)}" for k, v in parts.items())
+    return f"ATTACH {_lit(target)} AS lake (DATA_PATH {_lit(data_path)})"
+
+
+def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def q(name: str) -> str:
+    return sqlt.load(f"duckling/lake/{name}").text
+
+
+def qs(name: str) -> list[str]:
+    return [t.text for t in sqlt.statements(f"duckling/lake/{name}")]
+
+
+@contextmanager
+def _file_lock(path: str, timeout_s: float) -> Iterator[None]:
+    lock_path = path + ".lock"
+    os.makedirs(os.path.dirname(lock_path) or ".", exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CatalogBusyError(None, None, f"local DuckLake catalog {path} is held by another "
+                                           f"process; gave up after {timeout_s:.0f}s") from None
+                time.sleep(DUCKLING.local_catalog_lock_poll_s)
+        yield
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class Lake:
+    con: Any  # duckdb.DuckDBPyConnection
+    duckling: Duckling
+
+    @property
+    def team_id(self) -> int:
+        return self.duckling.team_id
+
+    def _fetch(self, sql: str, params: dict | None = None) -> list[dict]:
+        cur = self.con.execute(sql, params or {})
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def _txn(self, body: Callable[[], Any], what: str) -> Any:
+        """Run ``body`` in one DuckLake transaction; retry the whole of it on transient faults."""
+        def attempt():
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                result = body()
+                self.con.execute("COMMIT")
+                return result
+            except BaseException:
+                try:
+                    self.con.execute("ROLLBACK")
+                except Exception:  # the failed COMMIT may already have ended the transaction
+                    pass
+                raise
+        return with_retries(attempt, is_transient_duckdb, what)
+
+    # --- tables -------------------------------------------------------------------------------
+    def columns(self, table: str) -> dict[str, str]:
+        return {r["column_name"]: r["data_type"] for r in self._fetch(q("table_columns"), {"table": table})}
+
+    def ensure_tables(self, kind: str, *, create_if_missing: bool, validate: bool, day: Any = None) -> None:
+        """Create the kind's tables if missing (concurrent creators both succeed), then check columns."""
+        for table in schema.TABLES_FOR_KIND[kind]:
+            if not self.columns(table.name):
+                if not create_if_missing:
+                    raise SchemaError(self.team_id, day, f"lake table {table.name} does not exist and "
+                                      "create_tables_if_missing is false")
+
+                def create(table=table):
+                    if self.columns(table.name):  # a concurrent creator won: nothing to do
+                        return
+                    self.con.execute(table.create_sql())
+                    if table.partition_sql():
+                        self.con.execute(table.partition_sql())
+
+                self._txn(create, f"team {self.team_id} create lake table {table.name}")
+            if validate:
+                problems = schema.check_columns(table, self.columns(table.name))
+                if problems:
+                    raise SchemaError(self.team_id, day, f"lake table {table.name} does not match the export: "
+                                      + "; ".join(problems))
+
+    def drop_tables(self) -> None:
+        def drop():
+            for table in schema.TABLES.values():
+                self.con.execute(f"DROP TABLE IF EXISTS lake.main.{table.name}")
+        self._txn(drop, f"team {self.team_id} drop lake tables")
+
+    # --- events -------------------------------------------------------------------------------
+    def registered_paths(self) -> set[str]:
+        """Every data file path the catalog ever referenced (any snapshot), as absolute URLs."""
+        out = set()
+        for r in self._fetch(q("all_registered_paths")):
+            out.add(r["path"] if not r["path_is_relative"] else f"s3://{self.duckling.bucket}/{r['path']}")
+        return out
+
+    def _already_registered(self, path: str) -> list[str]:
+        base = path.rsplit("/", 1)[-1]
+        hits = self._fetch(q("registered_paths"), {"basename": base})
+        return [h["path"] for h in hits if path.endswith(h["path"]) or h["path"].endswith(path)]
+
+    def register_events(self, day: dt.date, paths: list[str], *, cleanup: bool = True,
+                        before_commit: Callable[[], None] | None = None) -> None:
+        """One transaction: delete the team-day (unless cleanup is off), add this attempt's files, commit.
+
+        A path the catalog already references (in any snapshot) is refused: DuckLake would accept it
+        again and double the rows.
+        """
+        start, end = day_window(day)
+
+        def body():
+            for path in paths:
+                if self._already_registered(path):
+                    raise DucklingError(self.team_id, day, f"file {path} is already registered in the "
+                                        "catalog; refusing to register it twice")
+            if cleanup:
+                self.con.execute(q("delete_events_day"),
+                                 {"team_id": self.team_id, "day_start": start, "day_end": end})
+            for path in paths:
+                self.con.execute(q("add_events_file"), {"path": path})
+            if before_commit:
+                before_commit()
+
+        self._txn(body, f"team {self.team_id} day {day} register events")
+
+    def events_day_count(self, day: dt.date) -> tuple[int, int]:
+        start, end = day_window(day)
+        r = self._fetch(q("count_events_day"), {"team_id": self.team_id, "day_start": start, "day_end": end})[0]
+        return int(r["n"]), int(r["uuids"])
+
+    # --- persons ------------------------------------------------------------------------------
+    def merge_persons(self, persons_paths: list[str], distinct_id_paths: list[str], *, day: Any = None,
+                      before_commit: Callable[[], None] | None = None) -> tuple[int, int]:
+        """Stage the files, then one transaction merging them version-guarded. Returns (staged, applied)."""
+        for stmt in qs("empty_stage"):
+            self.con.execute(stmt)
+        if persons_paths:
+            self.con.execute(q("stage_persons"), {"paths": persons_paths, "team_id": self.team_id})
+        if distinct_id_paths:
+            self.con.execute(q("stage_distinct_ids"), {"paths": distinct_id_paths, "team_id": self.team_id})
+        staged = int(self.con.execute("SELECT (SELECT count(*) FROM new_persons) + "
+                                      "(SELECT count(*) FROM new_distinct_ids)").fetchone()[0])
+
+        def body():
+            for stmt in qs("merge_persons") + qs("merge_distinct_ids"):
+                self.con.execute(stmt, {"team_id": self.team_id})
+            if before_commit:
+                before_commit()
+
+        self._txn(body, f"team {self.team_id} day {day} merge persons")
+        applied = int(self._fetch(q("applied_persons"), {"team_id": self.team_id})[0]["applied"])
+        return staged, applied
+
+    def persons(self) -> list[dict]:
+        return self._fetch("SELECT CAST(id AS VARCHAR) AS id, version, properties FROM lake.main.persons "
+                           "WHERE team_id = $t ORDER BY id", {"t": self.team_id})
+
+    def distinct_ids(self) -> list[dict]:
+        return self._fetch("SELECT distinct_id, CAST(person_id AS VARCHAR) AS person_id, version "
+                           "FROM lake.main.person_distinct_ids WHERE team_id = $t ORDER BY distinct_id",
+                           {"t": self.team_id})
+
+
+@contextmanager
+def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | None = None) -> Iterator[Lake]:
+    """Attach the duckling's catalog (one attach per task); hold the file lock for a local catalog."""
+    lock = (_file_lock(duckling.catalog_path, lock_timeout_s or DUCKLING.local_catalog_lock_timeout_s)
+            if duckling.is_local else _nullcontext())
+    try:
+        with lock:
+            con = duck.connect()
+            try:
+                con.execute(access.duckdb_secret_sql(duckling.bucket))
+                password = None if duckling.is_local else duckling.password()
+                sql = attach_sql(duckling, password)
+                try:
+                    with_retries(lambda: con.execute(sql), is_transient_duckdb, f"team {duckling.team_id} attach")
+                except Exception as exc:
+                    cause = describe(exc)
+                    if password:
+                        cause = cause.replace(password, "***")
+                    raise DucklingError(duckling.team_id, None, f"cannot attach DuckLake catalog: {cause}",
+                                        transient=is_transient_duckdb(exc)) from None
+                yield Lake(con, duckling)
+            finally:
+                con.close()
+    except CatalogBusyError as exc:
+        raise CatalogBusyError(duckling.team_id, None, exc.cause) from None
+
+
+@contextmanager
+def _nullcontext() -> Iterator[None]:
+    yield
