@@ -1,0 +1,191 @@
+"""ONE real Airflow stack per test session, shared by tests/scheduler and tests/browser.
+
+api-server + scheduler + dag-processor under LocalExecutor (backfill.localairflow), metadata DB in its
+own database on the session's PostgreSQL server, and the package's connections pointing at:
+
+* an embedded ClickHouse (chdb) directory of its OWN (not tests/conftest.py's: the pytest process may
+  hold that one); demo data is generated into it before the scheduler starts and the pytest process
+  closes its chdb session, so the task processes can lock the directory;
+* app DB ``posthog_e2e`` (teams + a remote duckling registry row) and a DuckLake catalog database
+  ``duckling_e2e_catalog`` on the same PostgreSQL server, data on the session's moto S3 server.
+
+Every project DAG is paused at creation (``dags_are_paused_at_creation``); a test unpauses only the DAG
+under test, with ``stack.unpaused(dag_id)``, which first lets the scheduler create and finish the one
+scheduled run that unpausing a ``catchup=False`` DAG produces (for the latest complete interval), so
+that run cannot overlap the test's own runs; the next scheduled run is due only at the next midnight
+UTC. The demo data lies in 2024, far from that interval.
+
+Both conftests call ``get_stack(request, pg, s3)``: the first caller builds the stack and registers
+its teardown at the end of the session; later callers get the same object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from backfill import localairflow as la
+from backfill import localstack
+from backfill.settings import DUCKLING, PROJECT_ROOT, WEB_PREAGG
+
+TEAM_IDS = (1, 2, 3)
+DUCKLING_TEAM = 1
+DEMO_START = dt.date(2024, 3, 1)
+DEMO_DAYS = 12
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+DAG_FILES = {
+    WEB_PREAGG.dag_id: "web_preagg_backfill.py",
+    DUCKLING.daily_dag_id: "duckling_backfill.py",
+    DUCKLING.full_dag_id: "duckling_backfill.py",
+}
+
+
+@dataclass
+class E2EStack:
+    airflow: la.LocalAirflow
+    base: Path
+    chdb_path: Path
+    app_db_url: str          # SQLAlchemy URL of the app DB
+    catalog_db: str
+    s3: localstack.S3Server
+    pg: localstack.PostgresServer
+    bucket: str
+    parsed: list[str] = field(default_factory=list)
+
+    def require_dag(self, dag_id: str) -> None:
+        if dag_id not in self.parsed:
+            pytest.skip(f"DAG {dag_id} is not in dags/ yet ({DAG_FILES[dag_id]})")
+
+    @contextlib.contextmanager
+    def unpaused(self, dag_id: str, settle_timeout: float = 180):
+        """Unpause ``dag_id`` only, after its unpause-time scheduled run is done; pause it again after."""
+        self.require_dag(dag_id)
+        for other in self.parsed:
+            if other != dag_id:
+                self.airflow.set_paused(other, True)
+        self.airflow.set_paused(dag_id, False)
+        try:
+            self.settle_scheduled_runs(dag_id, settle_timeout)
+            yield self.airflow
+        finally:
+            self.airflow.set_paused(dag_id, True)
+
+    def settle_scheduled_runs(self, dag_id: str, timeout: float) -> None:
+        """Wait until the scheduler has created every scheduled run that is due now and they finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.airflow.check_alive()
+            dag = self.airflow.api("GET", f"/api/v2/dags/{dag_id}")
+            due = dag.get("next_dagrun_run_after")
+            due_now = due is not None and dt.datetime.fromisoformat(due) <= dt.datetime.now(dt.UTC)
+            runs = self.airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=scheduled&limit=100")
+            active = [r for r in runs["dag_runs"] if r["state"] in ("queued", "running")]
+            if not due_now and not active:
+                return
+            if time.monotonic() > deadline:
+                raise la.AirflowError(f"{dag_id}: scheduled runs did not settle in {timeout:.0f}s "
+                                      f"(next due {due}, active {[r['dag_run_id'] for r in active]})")
+            time.sleep(1)
+
+    def clickhouse_rows(self, template, params: dict, lock_timeout_s: float = 120) -> list[dict]:
+        """Read the stack's chdb directory from pytest, then release it for the task processes."""
+        from backfill.clickhouse import ClickHouse
+
+        ch = ClickHouse.embedded(str(self.chdb_path), lock_timeout_s=lock_timeout_s)
+        try:
+            return ch.query(template, params)
+        finally:
+            ch.close()
+
+
+_STACK: E2EStack | None = None
+
+
+def get_stack(request: pytest.FixtureRequest, pg: localstack.PostgresServer,
+              s3: localstack.S3Server) -> E2EStack:
+    global _STACK
+    if _STACK is None:
+        _STACK = _build(pg, s3)
+        request.addfinalizer(_teardown)  # the session-scoped caller: runs before pg / s3 stop
+    return _STACK
+
+
+def _teardown() -> None:
+    global _STACK
+    stack, _STACK = _STACK, None
+    if stack is None:
+        return
+    stack.airflow.stop()
+    if os.environ.get("BACKFILL_KEEP_E2E") != "1":
+        shutil.rmtree(stack.base, ignore_errors=True)
+
+
+def _seed(pg: localstack.PostgresServer, s3: localstack.S3Server, chdb_path: Path, app_db: str,
+          catalog_db: str, bucket: str) -> None:
+    from backfill.appdb import AppDB
+    from backfill.clickhouse import ClickHouse
+    from backfill.demo import DemoSpec, generate
+    from backfill.duckling.registry import Registry
+    from backfill.schema import create_clickhouse_schema
+
+    ch = ClickHouse.embedded(str(chdb_path))
+    try:
+        create_clickhouse_schema(ch)
+        generate(ch, DemoSpec(team_ids=TEAM_IDS, start_day=DEMO_START, days=DEMO_DAYS,
+                              sessions_per_day=40, persons_per_team=30))
+    finally:
+        ch.close()  # this process must not hold the directory while the scheduler runs tasks
+
+    db = AppDB.from_url(pg.url(app_db))
+    db.create_schema()
+    db.upsert_teams([{"id": t, "name": f"e2e team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
+                     for t in TEAM_IDS])
+    s3.client().create_bucket(Bucket=bucket)
+    Registry(db).upsert(team_id=DUCKLING_TEAM, bucket=bucket, bucket_region=s3.region, db_host="127.0.0.1",
+                        db_port=pg.port, db_database=catalog_db, db_username=pg.user)
+    db.engine.dispose()
+
+
+def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
+    started = time.monotonic()
+    base = Path(tempfile.mkdtemp(prefix="backfill-e2e-"))
+    chdb_path = base / "chdb"
+    app_db, catalog_db, meta_db = "posthog_e2e", "duckling_e2e_catalog", "airflow_e2e"
+    bucket = "e2e-duckling-team-1"
+    for name in (app_db, catalog_db, meta_db):
+        pg.create_database(name)
+    _seed(pg, s3, chdb_path, app_db, catalog_db, bucket)
+
+    pools = la.load_pools()
+    airflow = la.LocalAirflow(
+        home=base / "airflow", metadata_url=pg.url(meta_db), port=localstack.free_port(),
+        # above every pool's slots: the pool, not the executor, must be what caps concurrency
+        parallelism=max(p["slots"] for p in pools.values()) + 2,
+        fast_parsing=True,
+        connections=la.embedded_connections(
+            chdb_path=chdb_path, app_db_url=f"postgres://{pg.user}@127.0.0.1:{pg.port}/{app_db}",
+            s3_endpoint=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, region=s3.region),
+    )
+    stack = E2EStack(airflow=airflow, base=base, chdb_path=chdb_path, app_db_url=pg.url(app_db),
+                     catalog_db=catalog_db, s3=s3, pg=pg, bucket=bucket)
+    try:
+        airflow.migrate()
+        airflow.import_pools()
+        airflow.start()
+        wanted = sorted(d for d, f in DAG_FILES.items() if (airflow.dags_folder / f).exists())
+        airflow.wait_for_dags(wanted, timeout=240)
+        stack.parsed = wanted
+    except BaseException:
+        airflow.stop()
+        raise
+    print(f"\ne2e Airflow stack up in {time.monotonic() - started:.0f}s at {airflow.base_url} "
+          f"(home {airflow.home}; DAGs {wanted})")
+    return stack

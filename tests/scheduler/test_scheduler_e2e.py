@@ -1,0 +1,183 @@
+"""The paths users take, under a real scheduler (api-server + scheduler + dag-processor, LocalExecutor).
+
+One stack per session (tests/e2e_stack.py). Each test unpauses only the DAG under test. Every task
+opens the stack's embedded ClickHouse directory in its own process: tasks succeeding one after the
+other, and the pytest process opening the directory right after a run, show that a finished task
+process releases the directory lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from e2e_stack import DEMO_START, E2EStack
+
+from backfill import sql as sqlt
+from backfill.localairflow import POOLS_FILE, ApiError
+from backfill.settings import DUCKLING, POOLS, WEB_PREAGG
+
+pytestmark = pytest.mark.scheduler
+
+MAPPED_TASK = "backfill_team_day"
+STATS_TEAM_DAYS = sqlt.Template(
+    "e2e/stats_team_days",
+    "SELECT DISTINCT team_id, toDate(period_bucket) AS day FROM web_pre_aggregated_stats "
+    "WHERE toDate(period_bucket) BETWEEN {start:Date} AND {end:Date} ORDER BY team_id, day",
+)
+
+
+def _ts(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def max_overlap(intervals: list[tuple[dt.datetime, dt.datetime]]) -> int:
+    """The largest number of intervals open at one instant (an end at t closes before a start at t)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_max_overlap_counts_touching_intervals_as_sequential():
+    t = [dt.datetime(2024, 1, 1, 0, 0, s, tzinfo=dt.UTC) for s in range(6)]
+    assert max_overlap([(t[0], t[2]), (t[1], t[3]), (t[2], t[4])]) == 2
+    assert max_overlap([(t[0], t[1]), (t[1], t[2])]) == 1
+    assert max_overlap([(t[0], t[5]), (t[1], t[4]), (t[2], t[3])]) == 3
+
+
+def test_pools_are_imported_from_the_pools_file(e2e: E2EStack):
+    expected = json.loads(POOLS_FILE.read_text())
+    pools = {p["name"]: p for p in e2e.airflow.api("GET", "/api/v2/pools?limit=100")["pools"]}
+    for name in (POOLS.web_preagg, POOLS.duckling_export, POOLS.duckling_register):
+        assert pools[name]["slots"] == expected[name]["slots"]
+        assert pools[name]["description"] == expected[name]["description"]
+
+
+def _mapped(e2e: E2EStack, dag_id: str, run_id: str, task_id: str = MAPPED_TASK) -> list[dict]:
+    return [ti for ti in e2e.airflow.task_instances(dag_id, run_id) if ti["task_id"] == task_id]
+
+
+def test_mapped_partitions_never_exceed_the_pool_slots(e2e: E2EStack):
+    slots = json.loads(POOLS_FILE.read_text())[POOLS.web_preagg]["slots"]
+    assert e2e.airflow.parallelism > slots, "the executor must not be what caps concurrency"
+    end = DEMO_START + dt.timedelta(days=2)
+    conf = {"team_ids": [1, 2, 3], "end_date": end.isoformat(), "lookback_days": 3,
+            "min_missing_partitions": 0, "max_partitions_per_run": 9}
+    with e2e.unpaused(WEB_PREAGG.dag_id) as af:
+        run = af.trigger(WEB_PREAGG.dag_id, conf)
+        final = af.wait_for_run(WEB_PREAGG.dag_id, run["dag_run_id"], timeout=400)
+    tis = _mapped(e2e, WEB_PREAGG.dag_id, run["dag_run_id"])
+    assert final["state"] == "success", [(ti["map_index"], ti["state"]) for ti in tis]
+    assert len(tis) == 9 > slots
+    assert {ti["pool"] for ti in tis} == {POOLS.web_preagg}
+    assert all(ti["state"] == "success" for ti in tis)
+    peak = max_overlap([(_ts(ti["start_date"]), _ts(ti["end_date"])) for ti in tis])
+    print(f"\npool {POOLS.web_preagg}: {slots} slots, {len(tis)} mapped tasks, at most {peak} at once")
+    assert 1 <= peak <= slots
+    # the run really wrote what it planned (and the last task process let go of the chdb directory)
+    rows = e2e.clickhouse_rows(STATS_TEAM_DAYS, {"start": DEMO_START, "end": end}, lock_timeout_s=30)
+    assert {(r["team_id"], r["day"]) for r in rows} == {
+        (t, DEMO_START + dt.timedelta(days=d)) for t in (1, 2, 3) for d in range(3)}
+
+
+def test_rest_trigger_uses_the_conf_and_the_schema_rejects_a_bad_one(e2e: E2EStack):
+    e2e.require_dag(WEB_PREAGG.dag_id)
+    af = e2e.airflow
+    before = af.api("GET", f"/api/v2/dags/{WEB_PREAGG.dag_id}/dagRuns?limit=1")["total_entries"]
+    for bad in ({"lookback_days": 0}, {"team_ids": ["two"]}, {"tables": ["no_such_table"]},
+                {"end_date": "yesterday"}):
+        with pytest.raises(ApiError) as err:
+            af.trigger(WEB_PREAGG.dag_id, bad)
+        assert err.value.status == 400, (bad, err.value)
+        assert next(iter(bad)) in json.dumps(err.value.payload), (bad, err.value.payload)
+    assert af.api("GET", f"/api/v2/dags/{WEB_PREAGG.dag_id}/dagRuns?limit=1")["total_entries"] == before
+
+    start, end = DEMO_START + dt.timedelta(days=4), DEMO_START + dt.timedelta(days=5)
+    conf = {"team_ids": [2], "end_date": end.isoformat(), "lookback_days": 2, "min_missing_partitions": 0,
+            "max_partitions_per_run": 5}
+    with e2e.unpaused(WEB_PREAGG.dag_id):
+        run = af.trigger(WEB_PREAGG.dag_id, conf)
+        final = af.wait_for_run(WEB_PREAGG.dag_id, run["dag_run_id"], timeout=300)
+    assert final["state"] == "success"
+    assert final["conf"] == conf
+    tis = _mapped(e2e, WEB_PREAGG.dag_id, run["dag_run_id"])
+    labels = sorted(ti["rendered_map_index"] for ti in tis)
+    assert len(tis) == 2, labels
+    assert all("2" in label and (start.isoformat() in label or end.isoformat() in label) for label in labels)
+    rows = e2e.clickhouse_rows(STATS_TEAM_DAYS, {"start": start, "end": end})
+    assert {(r["team_id"], r["day"]) for r in rows} == {(2, start), (2, end)}
+
+
+def _airflow_cli(e2e: E2EStack, *args: str) -> subprocess.CompletedProcess:
+    return e2e.airflow.cli(*args, timeout=180)
+
+
+def _duckling_days(e2e: E2EStack) -> dict[dt.date, int]:
+    """Rows per day in the team's DuckLake ``events`` table, read through DuckDB like a customer would."""
+    from backfill.duck import connect
+
+    con = connect()
+    try:
+        s3 = e2e.s3
+        con.execute(
+            f"CREATE SECRET e2e (TYPE s3, KEY_ID '{s3.access_key}', SECRET '{s3.secret_key}', "
+            f"REGION '{s3.region}', ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)")
+        con.execute(
+            f"ATTACH 'ducklake:postgres:dbname={e2e.catalog_db} host=127.0.0.1 port={e2e.pg.port} "
+            f"user={e2e.pg.user}' AS lake (DATA_PATH 's3://{e2e.bucket}/', READ_ONLY)")
+        rows = con.execute("SELECT CAST(timestamp AS DATE) AS d, count(*) FROM lake.events GROUP BY d "
+                           "ORDER BY d").fetchall()
+        return {d: n for d, n in rows}
+    finally:
+        con.close()
+
+
+def test_backfill_create_runs_three_days_into_the_duckling(e2e: E2EStack):
+    dag_id = DUCKLING.daily_dag_id
+    e2e.require_dag(dag_id)
+    first, last = DEMO_START + dt.timedelta(days=7), DEMO_START + dt.timedelta(days=9)
+    days = [first + dt.timedelta(days=i) for i in range(3)]
+    with e2e.unpaused(dag_id) as af:
+        out = _airflow_cli(e2e, "backfill", "create", "--dag-id", dag_id, "--from-date", first.isoformat(),
+                           "--to-date", last.isoformat(), "--max-active-runs", "1",
+                           "--reprocess-behavior", "completed")
+        backfills = af.api("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]
+        assert len(backfills) == 1, (out.stdout, backfills)
+        backfill_id = backfills[0]["id"]
+        runs = _wait_backfill(af, dag_id, backfill_id, expected=3)
+    assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
+    assert sorted(_ts(r["logical_date"]).date() for r in runs) == days
+    assert all(r["run_type"] == "backfill" for r in runs)
+    per_day = _duckling_days(e2e)
+    assert sorted(per_day) == days, per_day
+    assert all(n > 0 for n in per_day.values())
+
+
+def _wait_backfill(af, dag_id: str, backfill_id: int, expected: int, timeout: float = 420) -> list[dict]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        af.check_alive()
+        runs = [r for r in af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")
+                ["dag_runs"]]
+        done = [r for r in runs if r["state"] in ("success", "failed")]
+        if len(runs) >= expected and len(done) == len(runs):
+            return runs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"backfill {backfill_id}: {[(r['dag_run_id'], r['state']) for r in runs]}")
+        time.sleep(2)
+
+
+def test_airflow_dags_backfill_is_gone_in_airflow_3(e2e: E2EStack):
+    proc = subprocess.run([str(Path(sys.executable).parent / "airflow"), "dags", "backfill", "x"],
+                          env=e2e.airflow.env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "airflow backfill create" in proc.stdout + proc.stderr
