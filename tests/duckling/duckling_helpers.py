@@ -45,3 +45,16 @@ def lake_day_counts(env, team_id):
     for _, n, u in rows:
         assert n == u, "duplicate uuid in the lake"
     return {d: n for d, n, _ in rows}
+
+
+def ch_exec(env, sql):
+    """A test-only statement on the embedded ClickHouse (fixed text, no values from outside)."""
+    from backfill import sql as sqlt
+
+    env.ch.query(sqlt.Template("test", sql), settings={"mutations_sync": 2} if sql.startswith("ALTER") else None)
+
+
+def s3_keys(env, team_id, prefix="backfill/events/"):
+    duckling = Registry(env.db).get(team_id)
+    client = access_for(duckling).boto3_client()
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=duckling.bucket, Prefix=prefix).get("Contents", []))

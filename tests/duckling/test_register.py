@@ -1,8 +1,29 @@
-"""Export + register against the real stack: counts, one copy, refusal of a registered path, atomicity."""
+"""Export + register against the real stack: counts, one copy, refused re-registration, kills, isolation."""
 
 from __future__ import annotations
 
-from duckling_helpers import DAYS, ch_day_counts, lake_day_counts, run_partition
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from duckling_helpers import (
+    DAYS,
+    PERSON_DAYS,
+    ch_day_counts,
+    ch_exec,
+    lake_day_counts,
+    lake_query,
+    run_partition,
+    s3_keys,
+)
+
+from backfill.duckling import tasks as dk
+from backfill.duckling.credentials import access_for
+from backfill.duckling.errors import DucklingError
+from backfill.duckling.lake import open_lake
+from backfill.duckling.plan import Options, item
+from backfill.duckling.registry import Registry
+from backfill.ledger import DONE
 
 
 def test_events_two_teams_counts_match(env, demo_data, make_duckling):
@@ -10,5 +31,173 @@ def test_events_two_teams_counts_match(env, demo_data, make_duckling):
         make_duckling(team)
         for day in DAYS:
             out = run_partition(env, team, day)
-            assert out["status"] == "done"
+            assert out["status"] == "done" and out["target_count"] == out["source_count"] > 0
         assert lake_day_counts(env, team) == ch_day_counts(env, team)
+    rows = env.ledger.rows("duckling", kind="events")
+    assert len(rows) == 6 and all(r["status"] == DONE and r["source_count"] == r["target_count"] for r in rows)
+
+
+def test_duplicate_uuids_in_source_export_once(env, demo_data, make_duckling):
+    make_duckling(11)
+    day = DAYS[0]
+    before = ch_day_counts(env, 11)[day]
+    # a second copy of the day's rows with a later _timestamp (ReplacingMergeTree, not merged yet)
+    ch_exec(env, "INSERT INTO events SELECT uuid, event, properties, timestamp, team_id, distinct_id, person_id, "
+                 "session_id, elements_chain, created_at, _timestamp + 10 FROM events "
+                 "WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01'")
+    out = run_partition(env, 11, day)
+    assert out["source_count"] == before
+    assert lake_day_counts(env, 11)[day] == before
+
+
+def test_rerun_same_or_new_run_id_leaves_one_copy(env, demo_data, make_duckling):
+    make_duckling(11)
+    day = DAYS[1]
+    for run_id in ("manual__a", "manual__a", "manual__b"):
+        run_partition(env, 11, day, run_id=run_id)
+        assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}
+    # three different files were written; only the last is live in the lake
+    assert len(s3_keys(env, 11)) == 3
+    live = lake_query(env, 11, "SELECT data_file FROM ducklake_list_files('lake', 'events')")
+    assert len(live) == 1
+
+
+def test_second_registration_of_a_registered_path_is_refused(env, demo_data, make_duckling):
+    make_duckling(11)
+    out = run_partition(env, 11, DAYS[0])
+    duckling = Registry(env.db).get(11)
+    with open_lake(duckling, access_for(duckling)) as lake:
+        with pytest.raises(DucklingError, match="already registered"):
+            lake.register_events(DAYS[0], out["files"])
+        with pytest.raises(DucklingError, match="already registered"):  # even without the day delete
+            lake.register_events(DAYS[0], out["files"], cleanup=False)
+    assert lake_day_counts(env, 11) == {DAYS[0]: out["source_count"]}
+
+
+def test_killed_between_export_and_register_then_rerun(env, demo_data, make_duckling):
+    make_duckling(11)
+    day, opts = DAYS[2], Options()
+    run_a = dk.RunInfo("duckling_backfill", "scheduled__a")
+    exported_a = dk.export_partition(item(11, day, "events", "t"), opts, run_a, env)  # then "killed"
+    # while A's lease is live, another run skips the partition
+    run_b = dk.RunInfo("duckling_backfill", "scheduled__b")
+    assert dk.export_partition(item(11, day, "events", "t"), opts, run_b, env)["status"] == "in_progress"
+    # A's lease expires; B takes over and completes
+    lt = env.ledger.t
+    with env.db.engine.begin() as conn:
+        conn.execute(sa.update(lt).values(lease_expires_at=dt.datetime(2000, 1, 1)))
+    exported_b = dk.export_partition(item(11, day, "events", "t"), opts, run_b, env)
+    dk.register_partition(exported_b, opts, run_b, env)
+    assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}
+    # A's late register cannot sneak in: it lost the claim
+    with pytest.raises(DucklingError, match="lost the ledger claim"):
+        dk.register_partition(exported_a, opts, run_a, env)
+    assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}
+    # A's file is an orphan (never referenced, no live claim): the report removes it
+    summary = {"mode": "daily", "items": [item(11, day, "events", "t")], "in_progress": [], "deferred_over_cap": 0}
+    rep = dk.report(summary, opts, run_b, env)
+    assert rep["orphans_removed"] == exported_a["files"]
+    assert s3_keys(env, 11) == [f.split("/", 3)[3] for f in exported_b["files"]]
+    assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}  # still readable
+
+
+def test_concurrent_reader_sees_old_or_new_day(env, demo_data, make_duckling):
+    make_duckling(11)
+    day = DAYS[0]
+    old = run_partition(env, 11, day, run_id="r1")["source_count"]
+    ch_exec(env, "DELETE FROM events WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01' "
+                 "AND cityHash64(uuid) % 3 = 0")
+    new = ch_day_counts(env, 11)[day]
+    assert 0 < new < old
+    seen = []
+
+    def reader():  # another process's view while the register transaction is open
+        seen.append(lake_day_counts(env, 11).get(day, 0))
+
+    run_partition(env, 11, day, run_id="r2", before_commit=reader)
+    seen.append(lake_day_counts(env, 11).get(day, 0))
+    assert seen == [old, new]
+
+
+def test_concurrent_registrations_and_table_creation(env, demo_data, make_duckling):
+    import threading
+
+    make_duckling(12)
+    opts = Options()
+    runs = [dk.RunInfo("duckling_backfill", f"r{i}") for i in range(len(DAYS))]
+    exported = [dk.export_partition(item(12, d, "events", "t"), opts, r, env) for d, r in zip(DAYS, runs, strict=True)]
+    errors = []
+
+    def reg(e, r):
+        try:
+            dk.register_partition(e, opts, r, env)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reg, args=(e, r)) for e, r in zip(exported, runs, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert lake_day_counts(env, 12) == ch_day_counts(env, 12)
+
+
+def test_day_without_events_is_done_with_zero_rows_and_clears_stale_rows(env, demo_data, make_duckling):
+    make_duckling(11)
+    day = DAYS[0]
+    run_partition(env, 11, day, run_id="r1")
+    ch_exec(env, "DELETE FROM events WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01'")
+    out = run_partition(env, 11, day, run_id="r2")
+    assert out["status"] == "done" and out["files"] == [] and out["source_count"] == 0
+    assert lake_day_counts(env, 11) == {}
+    row = env.ledger.rows("duckling", team_ids=[11], kind="events")[0]
+    assert (row["status"], row["source_count"], row["target_count"]) == (DONE, 0, 0)
+
+
+def _lake_persons(env, team):
+    duckling = Registry(env.db).get(team)
+    with open_lake(duckling, access_for(duckling)) as lake:
+        return lake.persons(), lake.distinct_ids()
+
+
+def _ch_persons(env, team):
+    persons = [dict(r) for r in env.ch.query("duckling/latest_persons", {"team_id": team})]
+    distinct = [dict(r) for r in env.ch.query("duckling/latest_distinct_ids", {"team_id": team})]
+    return persons, distinct
+
+
+def test_persons_latest_state_out_of_order_and_after_changes(env, demo_data, make_duckling):
+    for team in demo_data.team_ids:
+        make_duckling(team)
+        for day in reversed(PERSON_DAYS):  # out of date order on purpose
+            assert run_partition(env, team, day, "persons")["status"] == "done"
+        assert _lake_persons(env, team) == _ch_persons(env, team)
+    # a version bump, a distinct-id move and a deletion written on a later day
+    later = "toDateTime('2024-03-20 12:00:00', 'UTC')"
+    persons, distinct = _ch_persons(env, 11)
+    bump, gone = persons[0]["id"], persons[1]["id"]
+    ch_exec(env, f"INSERT INTO person SELECT id, created_at, team_id, '{{\"plan\": \"bumped\"}}', 1, 0, version + 1, {later} "
+                 f"FROM person WHERE team_id = 11 AND id = '{bump}' ORDER BY version DESC LIMIT 1")
+    ch_exec(env, f"INSERT INTO person SELECT id, created_at, team_id, properties, 1, 1, version + 5, {later} "
+                 f"FROM person WHERE team_id = 11 AND id = '{gone}' ORDER BY version DESC LIMIT 1")
+    moved = distinct[0]["distinct_id"]
+    ch_exec(env, f"INSERT INTO person_distinct_id2 SELECT 11, '{moved}', toUUID('{bump}'), 0, 9, {later}")
+    run_partition(env, 11, dt.date(2024, 3, 20), "persons")
+    lake_p, lake_d = _lake_persons(env, 11)
+    assert (lake_p, lake_d) == _ch_persons(env, 11)
+    assert gone not in {p["id"] for p in lake_p}
+    assert {d["distinct_id"]: d["person_id"] for d in lake_d}[moved] == bump
+    # replaying an old day (lower versions) changes nothing: no resurrection, no downgrade
+    run_partition(env, 11, PERSON_DAYS[0], "persons", run_id="replay")
+    assert _lake_persons(env, 11) == _ch_persons(env, 11)
+
+
+def test_full_persons_snapshot_equals_latest_state(env, demo_data, make_duckling):
+    make_duckling(12)
+    out = run_partition(env, 12, DAYS[-1], "persons_full", dag_id="duckling_full_backfill")
+    assert out["status"] == "done"
+    assert _lake_persons(env, 12) == _ch_persons(env, 12)
+    state = env.db.table("duckling_team_state")
+    with env.db.engine.connect() as conn:
+        assert conn.execute(sa.select(state.c.full_persons_exported_at)).scalar() is not None

@@ -2,6 +2,8 @@
 -- version written that day), or of all the team's persons when full = 1. Deleted persons are included
 -- with is_deleted = true: the lake merge removes them and keeps a tombstone.
 INSERT INTO FUNCTION s3({url:String}, {key_id:String}, {secret:String}, {session_token:String}, 'Parquet')
+SELECT team_id, id, created_at, properties, is_identified, is_deleted, toInt64(max_version) AS version
+FROM (
 SELECT
     team_id,
     id,
@@ -9,7 +11,7 @@ SELECT
     argMax(properties, version) AS properties,
     toBool(argMax(is_identified, version)) AS is_identified,
     toBool(argMax(is_deleted, version)) AS is_deleted,
-    toInt64(max(version)) AS version
+    max(version) AS max_version
 FROM person
 WHERE team_id = {team_id:Int64}
   AND ({full:UInt8} = 1 OR id IN (
@@ -18,3 +20,4 @@ WHERE team_id = {team_id:Int64}
           AND _timestamp >= toDateTime({day:Date}, 'UTC')
           AND _timestamp < toDateTime({day:Date} + 1, 'UTC')))
 GROUP BY team_id, id
+)
