@@ -56,22 +56,27 @@ def seed_preaggregated(ch: ClickHouse, team_ids: Iterable[int], start_day: dt.da
                        skip: Iterable[tuple] = (), tables: Iterable[str] = TABLES,
                        dag_id: str = "daily_web_preagg") -> int:
     """Fill the pre-aggregated tables from events like the daily job: every team-day in
-    [start_day, end_day] (inclusive) except those in ``skip``. ``skip`` holds ``(team_id, day)`` (both
-    tables) or ``(team_id, day, table)`` (that table only). Uses the backfill's insert templates.
-    Returns the number of insert queries run (one per day and table)."""
-    team_ids = sorted({int(t) for t in team_ids})
-    skip_both = {(int(s[0]), s[1]) for s in skip if len(s) == 2}
-    skip_one = {(int(s[0]), s[1], s[2]) for s in skip if len(s) == 3}
+    [start_day, end_day] (inclusive) except those in ``skip``, which holds ``(team_id, day)`` (both
+    tables) or ``(team_id, day, table)`` (that table only). Runs the backfill's insert templates once per
+    table, team and run of consecutive days; does not delete anything first (fill empty team-days).
+    Returns the number of insert queries run."""
+    skip = {tuple(s) for s in skip}
     queries = 0
-    day = start_day
-    while day <= end_day:
-        for table in tables:
-            teams = [t for t in team_ids if (t, day) not in skip_both and (t, day, table) not in skip_one]
-            if teams:
-                insert_preaggregated(ch, table, table, teams, day, day,
-                                     QueryTag(dag_id, day=day, what=f"seed {SHORT[table]}"))
-                queries += 1
-        day += dt.timedelta(days=1)
+    for table in tables:
+        for team_id in sorted({int(t) for t in team_ids}):
+            run_start = None
+            day = start_day
+            while day <= end_day + dt.timedelta(days=1):
+                skipped = day > end_day or (team_id, day) in skip or (team_id, day, table) in skip
+                if not skipped and run_start is None:
+                    run_start = day
+                elif skipped and run_start is not None:
+                    last = day - dt.timedelta(days=1)
+                    insert_preaggregated(ch, table, table, [team_id], run_start, last,
+                                         QueryTag(dag_id, team_id, f"{run_start}..{last}", f"seed {SHORT[table]}"))
+                    queries += 1
+                    run_start = None
+                day += dt.timedelta(days=1)
     return queries
 
 

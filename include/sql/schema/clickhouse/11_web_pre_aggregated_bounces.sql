@@ -24,4 +24,7 @@ CREATE TABLE IF NOT EXISTS web_pre_aggregated_bounces
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(period_bucket)
 ORDER BY (team_id, period_bucket, host, device_type, entry_pathname, end_pathname, browser, os,
-          referring_domain, utm_source, utm_medium, utm_campaign, country_code);
+          referring_domain, utm_source, utm_medium, utm_campaign, country_code)
+-- Block number/offset columns enable lightweight updates: the backfill's per-team DELETE becomes a small
+-- patch part (milliseconds) instead of a mutation that rewrites every part of the table.
+SETTINGS enable_block_number_column = 1, enable_block_offset_column = 1;

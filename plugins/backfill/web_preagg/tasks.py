@@ -1,0 +1,117 @@
+"""The DAG's task bodies: thin adapters from Airflow's context to the package's functions.
+
+Each takes and returns small JSON values (team ids, ISO days, counts). Connections are opened here, per
+task, from the Airflow connections in settings.CONNECTIONS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from backfill.appdb import AppDB
+from backfill.clickhouse import ClickHouse
+from backfill.ledger import Ledger
+from backfill.settings import WEB_PREAGG
+from backfill.web_preagg import FAMILY, KIND
+from backfill.web_preagg.cleanup import cleanup_ledger, drop_orphan_staging
+from backfill.web_preagg.detect import TeamDay, detect
+from backfill.web_preagg.params import Window, resolve_window, validate_run_params
+from backfill.web_preagg.plan import make_plan
+from backfill.web_preagg.recompute import recompute_team_day
+from backfill.web_preagg.report import build_report, format_report
+from backfill.web_preagg.select_teams import select_teams
+
+log = logging.getLogger(__name__)
+
+
+def _variable_get(name: str) -> str | None:
+    from airflow.sdk import Variable
+
+    return Variable.get(name, default=None)
+
+
+def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | None) -> dict:
+    """Validate the params, resolve the window, choose the teams. Fails before anything is written."""
+    rp = validate_run_params(params)
+    window = resolve_window(rp, data_interval_start)
+    appdb = AppDB.from_conn_id()
+    try:
+        ch = ClickHouse.from_conn_id() if rp.include_top_teams else None
+        selection = select_teams(rp, window, enabled_team_ids=appdb.web_analytics_enabled_team_ids, ch=ch,
+                                 variable_get=_variable_get)
+    finally:
+        appdb.engine.dispose()
+    log.info("window %s..%s (%d days), %d teams: %s", window.start, window.end, window.days,
+             len(selection.team_ids), selection.team_ids[:50])
+    return {"params": rp.to_dict(), "window": window.to_dict(), **selection.to_dict()}
+
+
+def run_detect(selection: dict) -> dict:
+    rp = validate_run_params(selection["params"])
+    window = Window.from_dict(selection["window"])
+    appdb = AppDB.from_conn_id()
+    try:
+        d = detect(ClickHouse.from_conn_id(), Ledger(appdb), selection["team_ids"], window, rp.tables)
+    finally:
+        appdb.engine.dispose()
+    log.info("%d team-days missing (%d partitions), %d stale, %d complete",
+             len(d.missing), len(d.missing_partitions()), len(d.stale), len(d.present))
+    return d.to_dict(with_present=rp.force)
+
+
+def run_plan(selection: dict, detection: dict) -> dict:
+    rp = validate_run_params(selection["params"])
+    window = Window.from_dict(selection["window"])
+    plan = make_plan([TeamDay.from_dict(m) for m in detection["missing"]],
+                     [TeamDay.from_dict(s) for s in detection["stale"]],
+                     [TeamDay.from_dict(p) for p in detection.get("present", [])], rp, window)
+    log.info("plan (%d to run, %d skipped%s):\n%s", len(plan.planned), len(plan.skipped),
+             ", DRY RUN" if plan.dry_run else "", plan.table())
+    for warning in plan.warnings:
+        log.warning(warning)
+    return {"items": plan.items(), "plan": plan.to_dict()}
+
+
+def team_day_label(item: dict) -> str:
+    return f"team {item['team_id']} · {item['day']}"
+
+
+def run_backfill_team_day(item: dict, *, dag_id: str, run_id: str) -> dict:
+    team_id, day = int(item["team_id"]), dt.date.fromisoformat(item["day"])
+    appdb = AppDB.from_conn_id()
+    try:
+        return recompute_team_day(
+            ClickHouse.from_conn_id(), Ledger(appdb), team_id, day, item["tables"],
+            owner=f"{dag_id}/{run_id}", dag_id=dag_id, lease_seconds=WEB_PREAGG.lease_seconds,
+            reason=item.get("reason", ""))
+    finally:
+        appdb.engine.dispose()
+
+
+def run_report(detection: dict, plan: dict, results: list[dict] | None) -> dict:
+    results = [r for r in (results or []) if r]
+    ledger_rows = {}
+    if plan["planned"] and not plan.get("dry_run"):
+        appdb = AppDB.from_conn_id()
+        try:
+            window = Window.from_dict(plan["window"])
+            teams = sorted({int(i["team_id"]) for i in plan["planned"]})
+            for r in Ledger(appdb).rows(FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND):
+                ledger_rows[(int(r["team_id"]), r["day"].isoformat())] = r
+        finally:
+            appdb.engine.dispose()
+    report = build_report(detection, plan, results, ledger_rows)
+    log.info("report:\n%s", format_report(report))
+    return report
+
+
+def run_cleanup() -> dict:
+    appdb = AppDB.from_conn_id()
+    try:
+        out = cleanup_ledger(Ledger(appdb))
+    finally:
+        appdb.engine.dispose()
+    out["staging_tables_dropped"] = drop_orphan_staging(ClickHouse.from_conn_id())
+    return out
