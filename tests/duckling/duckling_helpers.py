@@ -47,11 +47,11 @@ def lake_day_counts(env, team_id):
     return {d: n for d, n, _ in rows}
 
 
-def ch_exec(env, sql):
-    """A test-only statement on the embedded ClickHouse (fixed text, no values from outside)."""
+def ch_exec(env, sql, params=None):
+    """A test-only statement on the embedded ClickHouse (fixed text, values as typed parameters)."""
     from backfill import sql as sqlt
 
-    env.ch.query(sqlt.Template("test", sql), settings={"mutations_sync": 2} if sql.startswith("ALTER") else None)
+    env.ch.query(sqlt.Template("test", sql), params)
 
 
 def s3_keys(env, team_id, prefix="backfill/events/"):

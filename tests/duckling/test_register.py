@@ -174,15 +174,17 @@ def test_persons_latest_state_out_of_order_and_after_changes(env, demo_data, mak
             assert run_partition(env, team, day, "persons")["status"] == "done"
         assert _lake_persons(env, team) == _ch_persons(env, team)
     # a version bump, a distinct-id move and a deletion written on a later day
-    later = "toDateTime('2024-03-20 12:00:00', 'UTC')"
+    later = dt.datetime(2024, 3, 20, 12, tzinfo=dt.UTC)
     persons, distinct = _ch_persons(env, 11)
     bump, gone = persons[0]["id"], persons[1]["id"]
-    ch_exec(env, f"INSERT INTO person SELECT id, created_at, team_id, '{{\"plan\": \"bumped\"}}', 1, 0, version + 1, {later} "
-                 f"FROM person WHERE team_id = 11 AND id = '{bump}' ORDER BY version DESC LIMIT 1")
-    ch_exec(env, f"INSERT INTO person SELECT id, created_at, team_id, properties, 1, 1, version + 5, {later} "
-                 f"FROM person WHERE team_id = 11 AND id = '{gone}' ORDER BY version DESC LIMIT 1")
     moved = distinct[0]["distinct_id"]
-    ch_exec(env, f"INSERT INTO person_distinct_id2 SELECT 11, '{moved}', toUUID('{bump}'), 0, 9, {later}")
+    bump_sql = ("INSERT INTO person SELECT id, created_at, team_id, {props:String}, 1, {deleted:Int8}, "
+                "version + {step:UInt64}, toDateTime({at:DateTime64(6, 'UTC')}) FROM person "
+                "WHERE team_id = 11 AND id = toUUID({id:String}) ORDER BY version DESC LIMIT 1")
+    ch_exec(env, bump_sql, {"props": '{"plan": "bumped"}', "deleted": 0, "step": 1, "at": later, "id": bump})
+    ch_exec(env, bump_sql, {"props": "{}", "deleted": 1, "step": 5, "at": later, "id": gone})
+    ch_exec(env, "INSERT INTO person_distinct_id2 SELECT 11, {d:String}, toUUID({p:String}), 0, 9, "
+                 "toDateTime({at:DateTime64(6, 'UTC')})", {"d": moved, "p": bump, "at": later})
     run_partition(env, 11, dt.date(2024, 3, 20), "persons")
     lake_p, lake_d = _lake_persons(env, 11)
     assert (lake_p, lake_d) == _ch_persons(env, 11)
