@@ -31,7 +31,8 @@ for dag_id, dag in bag.dags.items():
         "doc_md": bool(dag.doc_md and len(dag.doc_md) > 80),
         "tags": sorted(dag.tags or []),
         "owners": sorted({t.owner for t in dag.tasks}),
-        "params": {k: dag.params.get_param(k).schema for k in dag.params},
+        "params": {k: {**dag.params.get_param(k).schema, "description": dag.params.get_param(k).description}
+                   for k in dag.params},
         "timetable": type(dag.timetable).__name__,
         "catchup": dag.catchup,
     }
