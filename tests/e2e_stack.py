@@ -59,8 +59,13 @@ class E2EStack:
     pg: localstack.PostgresServer
     bucket: str
     parsed: list[str] = field(default_factory=list)
+    import_errors: dict[str, str] = field(default_factory=dict)
 
     def require_dag(self, dag_id: str) -> None:
+        """Skip while the DAG's file does not exist yet; fail when it exists but does not import."""
+        if dag_id in self.import_errors:
+            pytest.fail(f"dags/{DAG_FILES[dag_id]} does not import in the dag-processor:\n"
+                        f"{self.import_errors[dag_id][-3000:]}")
         if dag_id not in self.parsed:
             pytest.skip(f"DAG {dag_id} is not in dags/ yet ({DAG_FILES[dag_id]})")
 
@@ -68,7 +73,7 @@ class E2EStack:
     def unpaused(self, dag_id: str, settle_timeout: float = 180):
         """Unpause ``dag_id`` only, after its unpause-time scheduled run is done; pause it again after."""
         self.require_dag(dag_id)
-        for other in self.parsed:
+        for other in self.parsed:  # every DAG but the one under test stays paused
             if other != dag_id:
                 self.airflow.set_paused(other, True)
         self.airflow.set_paused(dag_id, False)
@@ -170,6 +175,8 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         # above every pool's slots: the pool, not the executor, must be what caps concurrency
         parallelism=max(p["slots"] for p in pools.values()) + 2,
         fast_parsing=True,
+        # debugging aid: run the e2e tests against another copy of the DAG files
+        dags_folder=Path(os.environ.get("BACKFILL_E2E_DAGS_FOLDER", PROJECT_ROOT / "dags")),
         connections=la.embedded_connections(
             chdb_path=chdb_path, app_db_url=f"postgres://{pg.user}@127.0.0.1:{pg.port}/{app_db}",
             s3_endpoint=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, region=s3.region),
@@ -181,11 +188,11 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         airflow.import_pools()
         airflow.start()
         wanted = sorted(d for d, f in DAG_FILES.items() if (airflow.dags_folder / f).exists())
-        airflow.wait_for_dags(wanted, timeout=240)
-        stack.parsed = wanted
+        stack.import_errors = airflow.wait_for_dags(wanted, timeout=240, files=DAG_FILES)
+        stack.parsed = [d for d in wanted if d not in stack.import_errors]
     except BaseException:
         airflow.stop()
         raise
     print(f"\ne2e Airflow stack up in {time.monotonic() - started:.0f}s at {airflow.base_url} "
-          f"(home {airflow.home}; DAGs {wanted})")
+          f"(home {airflow.home}; DAGs {stack.parsed}; import errors {sorted(stack.import_errors)})")
     return stack

@@ -243,19 +243,33 @@ class LocalAirflow:
             raise ApiError(status, method, path, payload)
         return payload
 
-    def wait_for_dags(self, dag_ids: tuple[str, ...] | list[str], timeout: float = 180) -> None:
-        """Wait until the dag-processor has parsed and serialized each DAG (import errors fail fast)."""
+    def import_errors(self) -> dict[str, str]:
+        """File name -> the dag-processor's traceback, for every DAG file that failed to import."""
+        errors = self.api("GET", "/api/v2/importErrors?limit=100").get("import_errors", [])
+        return {e.get("filename", "?"): e.get("stack_trace", "") for e in errors}
+
+    def wait_for_dags(self, dag_ids: tuple[str, ...] | list[str], timeout: float = 180,
+                      files: dict[str, str] | None = None) -> dict[str, str]:
+        """Wait until the dag-processor has serialized each DAG; return ``{dag_id: traceback}`` for the
+        DAGs whose file (``files[dag_id]``, a file name in the dags folder) failed to import. Without
+        ``files`` any import error raises at once."""
         deadline = time.monotonic() + timeout
         missing = list(dag_ids)
-        while missing:
+        failed: dict[str, str] = {}
+        while True:
             self.check_alive()
             missing = [d for d in missing if not self.dag_exists(d)]
-            if not missing:
-                return
-            errors = self.api("GET", "/api/v2/importErrors").get("import_errors", [])
-            if errors:
+            errors = self.import_errors()
+            if errors and files is None:
                 raise AirflowError("DAG import errors: " + "; ".join(
-                    f"{e.get('filename')}: {e.get('stack_trace', '')[-1500:]}" for e in errors))
+                    f"{name}: {trace[-1500:]}" for name, trace in errors.items()))
+            for dag_id in missing:
+                for name, trace in errors.items():
+                    if files and Path(name).name == files.get(dag_id):
+                        failed[dag_id] = trace
+            missing = [d for d in missing if d not in failed]
+            if not missing:
+                return failed
             if time.monotonic() > deadline:
                 raise AirflowError(f"DAGs {missing} not parsed after {timeout:.0f}s; dag-processor log:\n"
                                    f"{self.log_tail('dag-processor')}")

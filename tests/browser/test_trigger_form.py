@@ -71,7 +71,8 @@ def test_trigger_form_shows_every_param_and_runs_with_the_entered_values(e2e: E2
     ARTIFACTS.mkdir(exist_ok=True)
     day = DEMO_START + dt.timedelta(days=10)
     with e2e.unpaused(dag_id) as af:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # tall enough that the whole form (every param) is in the screenshot
+        page = browser.new_page(viewport={"width": 1400, "height": 2300})
         try:
             page.goto(f"{af.base_url}/dags/{dag_id}")
             if "/login" in page.url:  # only when all-admins mode is off
@@ -100,11 +101,15 @@ def test_trigger_form_shows_every_param_and_runs_with_the_entered_values(e2e: E2
             run_id = unquote(page.url.split("/runs/", 1)[1].split("?")[0])
             final = af.wait_for_run(dag_id, run_id, timeout=300)
             page.reload()
-            page.get_by_text("Success", exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text(run_id).first.wait_for(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "trigger-run.png"))
+            failed = [(ti["task_id"], ti["map_index"]) for ti in af.task_instances(dag_id, run_id)
+                      if ti["state"] != "success"]
+            assert final["state"] == "success", f"run {run_id} {final['state']}; not successful: {failed}"
+            # the run page shows the run's state once it is final
+            page.get_by_text("Success", exact=True).first.wait_for(timeout=30_000)
         finally:
             page.close()
-    assert final["state"] == "success"
     assert final["conf"]["end_date"] == day.isoformat()
     assert final["conf"]["lookback_days"] == 1 and final["conf"]["min_missing_partitions"] == 0
     assert final["conf"]["max_partitions_per_run"] == params["max_partitions_per_run"]["value"]
