@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _COMMENT_SAFE = re.compile(r"[^A-Za-z0-9_ .:=/@+,-]")
+_STALE_ARROW = re.compile(r"Unexpected empty message in IPC file format|Invalid flatbuffers message")
 
 
 class EngineBusyError(RuntimeError):
@@ -220,7 +221,14 @@ class ClickHouse:
             if re.search(r"^\s*SETTINGS\b", body, re.MULTILINE | re.IGNORECASE):
                 clause = clause.replace(" SETTINGS ", ", ", 1) if clause else ""
             body += clause
-        result = session.query(body, "ArrowTable", params=params or None)
+        try:
+            result = session.query(body, "ArrowTable", params=params or None)
+        except Exception as exc:
+            # chdb 4.4: the read right after a failed query gets an empty Arrow buffer ("Unexpected empty
+            # message in IPC file format"); a read is safe to repeat once.
+            if _first_keyword(body) not in ("SELECT", "WITH") or not _STALE_ARROW.search(str(exc)):
+                raise
+            result = session.query(body, "ArrowTable", params=params or None)
         if result is None or not hasattr(result, "to_pylist"):
             return []
         return result.to_pylist()
