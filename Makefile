@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: demo test test-fast lint airflow system-deps venv clean bench
+.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: venv system-deps lint
 
 test-fast: venv
 	@$(BIN)/python -m pytest -q -m "not scheduler and not browser"
+
+## test-e2e: only the end-to-end tests (real scheduler; the trigger form in headless chromium)
+test-e2e: venv system-deps
+	@$(BIN)/python -m pytest -q -m "scheduler or browser"
 
 lint: venv
 	@$(BIN)/ruff check dags plugins tests scripts

@@ -12,12 +12,14 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from e2e_stack import DEMO_START, E2EStack
 
 from backfill import sql as sqlt
+from backfill.clickhouse import _directory_locked
 from backfill.localairflow import POOLS_FILE, ApiError
 from backfill.settings import DUCKLING, POOLS, WEB_PREAGG
 
@@ -81,7 +83,9 @@ def test_mapped_partitions_never_exceed_the_pool_slots(e2e: E2EStack):
     peak = max_overlap([(_ts(ti["start_date"]), _ts(ti["end_date"])) for ti in tis])
     print(f"\npool {POOLS.web_preagg}: {slots} slots, {len(tis)} mapped tasks, at most {peak} at once")
     assert 1 <= peak <= slots
-    # the run really wrote what it planned (and the last task process let go of the chdb directory)
+    # every task opened the chdb directory in its own process; the last one let go of it on exit
+    assert _released(e2e.chdb_path), f"{e2e.chdb_path} still locked after the run"
+    # the run really wrote what it planned
     rows = e2e.clickhouse_rows(STATS_TEAM_DAYS, {"start": DEMO_START, "end": end}, lock_timeout_s=30)
     assert {(r["team_id"], r["day"]) for r in rows} == {
         (t, DEMO_START + dt.timedelta(days=d)) for t in (1, 2, 3) for d in range(3)}
@@ -113,6 +117,15 @@ def test_rest_trigger_uses_the_conf_and_the_schema_rejects_a_bad_one(e2e: E2ESta
     assert all("2" in label and (start.isoformat() in label or end.isoformat() in label) for label in labels)
     rows = e2e.clickhouse_rows(STATS_TEAM_DAYS, {"start": start, "end": end})
     assert {(r["team_id"], r["day"]) for r in rows} == {(2, start), (2, end)}
+
+
+def _released(path: Path, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while _directory_locked(str(path)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _airflow_cli(e2e: E2EStack, *args: str) -> subprocess.CompletedProcess:
@@ -161,8 +174,6 @@ def test_backfill_create_runs_three_days_into_the_duckling(e2e: E2EStack):
 
 
 def _wait_backfill(af, dag_id: str, backfill_id: int, expected: int, timeout: float = 420) -> list[dict]:
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         af.check_alive()
