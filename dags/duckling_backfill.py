@@ -44,10 +44,12 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
          catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, params=params_schema(),
          doc_md=doc + COMMON_DOC, tags=tags)
     def duckling():
-        @task(multiple_outputs=True)
-        def detect() -> dict:
+        @task
+        def detect() -> list[dict]:
             ctx = get_current_context()
-            return dk.detect(mode, dict(ctx["params"]), _run(ctx))
+            plan = dk.detect(mode, dict(ctx["params"]), _run(ctx))
+            ctx["ti"].xcom_push(key="summary", value=plan["summary"])
+            return plan["items"]
 
         @task(pool=POOLS.duckling_export, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
         def export(item: dict) -> dict:
@@ -62,13 +64,13 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
             return dk.register_partition(exported, Options.from_params(ctx["params"]), _run(ctx))
 
         @task(trigger_rule="all_done", retries=0)
-        def report(summary: dict) -> dict:
+        def report() -> dict:
             ctx = get_current_context()
+            summary = ctx["ti"].xcom_pull(task_ids="detect", key="summary")
             return dk.report(summary, Options.from_params(ctx["params"]), _run(ctx))
 
-        plan = detect()
-        registered = register.expand(exported=export.expand(item=plan["items"]))
-        registered >> report(plan["summary"])
+        registered = register.expand(exported=export.expand(item=detect()))
+        registered >> report()
 
     return duckling()
 

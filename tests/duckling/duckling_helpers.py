@@ -40,6 +40,9 @@ def ch_day_counts(env, team_id):
 
 
 def lake_day_counts(env, team_id):
+    if not lake_query(env, team_id, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'lake' "
+                                    "AND table_name = 'events'"):
+        return {}
     rows = lake_query(env, team_id, 'SELECT CAST("timestamp" AS DATE) d, count(*), count(DISTINCT uuid) '
                                     "FROM lake.main.events WHERE team_id = $t GROUP BY d ORDER BY d", {"t": team_id})
     for _, n, u in rows:

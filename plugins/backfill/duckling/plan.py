@@ -80,11 +80,10 @@ class Options:
         start, end = _date(p.get("start_date"), "start_date"), _date(p.get("end_date"), "end_date")
         if start and not end:
             end = start
-        if end and not start:
-            start = end
-        if start and end:
-            if end < start:
-                raise OptionsError(f"end_date {end} is before start_date {start}")
+        # end_date alone: the daily DAG processes that one day; the full DAG walks history up to it
+        if start and end and end < start:
+            raise OptionsError(f"end_date {end} is before start_date {start}")
+        if end:
             if end >= today:
                 raise OptionsError(f"end_date {end} is not a finished UTC day (today is {today})")
         kinds = p.get("kinds", list(USER_KINDS))
@@ -172,9 +171,10 @@ def params_schema() -> dict[str, Any]:
 
 def days_of_run(options: Options, data_interval_start: dt.datetime | None, today: dt.date) -> list[dt.date]:
     """The days a daily run processes: the params' range, else the data interval's day, else yesterday."""
-    if options.start_date and options.end_date:
-        n = (options.end_date - options.start_date).days + 1
-        return [options.start_date + dt.timedelta(days=i) for i in range(n)]
+    if options.start_date or options.end_date:
+        start = options.start_date or options.end_date
+        n = ((options.end_date or start) - start).days + 1
+        return [start + dt.timedelta(days=i) for i in range(n)]
     if data_interval_start is not None:
         return [data_interval_start.astimezone(dt.UTC).date()]
     return [today - dt.timedelta(days=1)]
