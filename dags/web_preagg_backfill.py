@@ -10,6 +10,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+
 from backfill.settings import POOLS, WEB_PREAGG
 from backfill.web_preagg import params as wp_params
 from backfill.web_preagg import tasks as t
@@ -56,11 +57,12 @@ def web_preagg_backfill():
     def detect(selection: dict) -> dict:
         return t.run_detect(selection)
 
-    @task(multiple_outputs=True)
-    def plan(selection: dict, detection: dict) -> dict:
-        return t.run_plan(selection, detection)
+    @task
+    def plan(selection: dict, detection: dict) -> list[dict]:
+        return t.run_plan(selection, detection)["items"]
 
     @task(
+        pool=POOLS.web_preagg,
         map_index_template="{{ label }}",
         execution_timeout=dt.timedelta(minutes=WEB_PREAGG.execution_timeout_minutes),
         retries=WEB_PREAGG.task_retries,
@@ -72,8 +74,8 @@ def web_preagg_backfill():
         return t.run_backfill_team_day(item, dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])
 
     @task(trigger_rule="all_done")
-    def report(detection: dict, plan_report: dict, results) -> dict:
-        summary = t.run_report(detection, plan_report, list(results or []))
+    def report(selection: dict, detection: dict, results) -> dict:
+        summary = t.run_report(selection, detection, list(results or []))
         if summary["failed"]:
             raise RuntimeError(f"{len(summary['failed'])} team-day(s) failed: "
                                + "; ".join(f"team {f['team_id']} {f['day']}" for f in summary["failed"]))
@@ -86,9 +88,9 @@ def web_preagg_backfill():
     selection = select_teams()
     detection = detect(selection)
     planned = plan(selection, detection)
-    done = backfill_team_day.partial(pool=POOLS.web_preagg).expand(item=planned["items"])
-    report(detection, planned["plan"], done)
-    planned["items"] >> cleanup()  # housekeeping only: old ledger rows, orphaned staging tables
+    done = backfill_team_day.expand(item=planned)
+    report(selection, detection, done)
+    planned >> cleanup()  # housekeeping only: old ledger rows, orphaned staging tables
 
 
 web_preagg_backfill()

@@ -5,9 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from conftest import (
-    ENABLED, EXPECTED_MISSING, NOT_ENABLED, SPEC, WINDOW_END, D, finalized, from_scratch,
-    python_hourly_pageviews, python_team_day_pageviews, raw_rows, rows_except, tq,
+from wp_helpers import (
+    ENABLED,
+    EXPECTED_MISSING,
+    NOT_ENABLED,
+    SPEC,
+    WINDOW_END,
+    D,
+    finalized,
+    from_scratch,
+    python_hourly_pageviews,
+    python_team_day_pageviews,
+    raw_rows,
+    rows_except,
+    tq,
 )
 
 from backfill.ledger import CLAIMED, DONE, FAILED, PartitionKey, utcnow

@@ -61,12 +61,17 @@ def run_detect(selection: dict) -> dict:
     return d.to_dict(with_present=rp.force)
 
 
-def run_plan(selection: dict, detection: dict) -> dict:
+def _plan(selection: dict, detection: dict):
+    """The pure plan from the select_teams and detect outputs (the report task recomputes it too)."""
     rp = validate_run_params(selection["params"])
-    window = Window.from_dict(selection["window"])
-    plan = make_plan([TeamDay.from_dict(m) for m in detection["missing"]],
+    return make_plan([TeamDay.from_dict(m) for m in detection["missing"]],
                      [TeamDay.from_dict(s) for s in detection["stale"]],
-                     [TeamDay.from_dict(p) for p in detection.get("present", [])], rp, window)
+                     [TeamDay.from_dict(p) for p in detection.get("present", [])], rp,
+                     Window.from_dict(selection["window"]))
+
+
+def run_plan(selection: dict, detection: dict) -> dict:
+    plan = _plan(selection, detection)
     log.info("plan (%d to run, %d skipped%s):\n%s", len(plan.planned), len(plan.skipped),
              ", DRY RUN" if plan.dry_run else "", plan.table())
     for warning in plan.warnings:
@@ -90,7 +95,8 @@ def run_backfill_team_day(item: dict, *, dag_id: str, run_id: str) -> dict:
         appdb.engine.dispose()
 
 
-def run_report(detection: dict, plan: dict, results: list[dict] | None) -> dict:
+def run_report(selection: dict, detection: dict, results: list[dict] | None) -> dict:
+    plan = _plan(selection, detection).to_dict()
     results = [r for r in (results or []) if r]
     ledger_rows = {}
     if plan["planned"] and not plan.get("dry_run"):
