@@ -75,6 +75,8 @@ def test_dag_backfills_exactly_the_gaps_then_finds_nothing(world, ledger, connec
     dr, states = run(dag, CONF)
     assert str(dr.state) == "success", states
     assert sorted(m for (t, m) in states if t == "backfill_team_day") == [0, 1, 2, 3]
+    labels = {ti.rendered_map_index for ti in dr.get_task_instances() if ti.task_id == "backfill_team_day"}
+    assert labels == {f"team {t} · {d}" for t, d in EXPECTED_MISSING}
     report = xcom(dr, "report")
     assert report["team_days"]["missing"] == 4 and report["team_days"]["done"] == 4
     assert report["per_table"]["stats"]["missing"] == 3 and report["per_table"]["bounces"]["missing"] == 3

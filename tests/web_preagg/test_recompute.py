@@ -217,3 +217,34 @@ def test_cleanup_ledger_and_orphan_staging(world, ledger):
     assert drop_orphan_staging(ch) == [stale]
     assert [r["name"] for r in ch.query("web_preagg/staging_list", {})] == [fresh]
     ch.query("web_preagg/staging_drop", {"staging": fresh})
+
+
+def test_top_teams_by_median_daily_pageviews(world):
+    from collections import defaultdict
+    from statistics import median
+
+    from backfill.clickhouse import QueryTag
+    from backfill.web_preagg.select_teams import top_teams
+
+    rows = world.query(tq("events_rows"), {"team_ids": list(SPEC.team_ids), "start_day": WINDOW.start,
+                                           "end_day": WINDOW.end})
+    daily = defaultdict(int)
+    for r in rows:
+        ts = r["timestamp"].astimezone(dt.UTC)
+        if r["event"] == "$pageview" and WINDOW.start <= ts.date() <= WINDOW.end:
+            daily[(r["team_id"], ts.date())] += 1
+    medians = {t: median([daily.get((t, WINDOW.start + dt.timedelta(days=i)), 0) for i in range(WINDOW.days)])
+               for t in SPEC.team_ids}
+    expected = sorted(sorted(medians, key=lambda t: (-medians[t], t))[:2])
+    assert top_teams(world, WINDOW, 2, QueryTag("tests")) == expected
+
+
+def test_demo_summaries(world, ledger):
+    from backfill.web_preagg.report import gap_summary, ledger_summary
+
+    before = gap_summary(world, ledger, list(ENABLED), WINDOW.start, WINDOW.end)
+    assert before["missing_partitions"] == {"stats": 3, "bounces": 3} and before["missing_team_days"] == 4
+    recompute_team_day(world, ledger, 1, D(2024, 3, 5), TABLES, owner="demo")
+    after = gap_summary(world, ledger, list(ENABLED), WINDOW.start, WINDOW.end)
+    assert after["missing_team_days"] == 3 and after["stale_team_days"] == 0
+    assert ledger_summary(ledger, WINDOW.start, WINDOW.end) == {"by_status": {"done": 1}, "team_days": 1, "failed": []}
