@@ -141,3 +141,25 @@ def test_bad_params_are_refused_and_nothing_is_written(world, ledger, connection
     assert message in str(err.value) or message in str(err.value.__cause__)
     assert raw_rows(ch) == before
     assert ledger.rows(FAMILY) == []
+
+
+def test_a_failed_team_day_fails_the_run_after_the_report(world, ledger, connections, dag, monkeypatch):
+    from backfill.web_preagg import tasks
+
+    real = tasks.recompute_team_day
+
+    def flaky(ch, ledger_, team_id, day, *a, **k):
+        if day == D(2024, 3, 31):
+            raise RuntimeError("injected failure")
+        return real(ch, ledger_, team_id, day, *a, **k)
+
+    monkeypatch.setattr(tasks, "recompute_team_day", flaky)
+    import dataclasses
+
+    # no retry (its delay would only slow the test); the DAG module reads its settings when built
+    monkeypatch.setattr(dag, "WEB_PREAGG", dataclasses.replace(dag.WEB_PREAGG, task_retries=0))
+    dr, states = run(dag, {**CONF, "team_ids": [1], "min_missing_partitions": 1})
+    assert str(dr.state) == "failed"
+    assert states[("report", -1)] == "failed" and states[("cleanup", -1)] == "success"
+    by_day = {r["day"]: r["status"] for r in ledger.rows(FAMILY)}
+    assert by_day == {D(2024, 3, 5): DONE}
