@@ -24,6 +24,8 @@ from backfill.demo import DemoSpec, generate
 from backfill.schema import create_clickhouse_schema
 from backfill.settings import DUCKLING, LOCAL_DIR, PROJECT_ROOT, WEB_PREAGG
 
+DEMO_DUCKLINGS = 2  # the first two demo teams get a duckling
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--teams", type=int, default=3, help="number of demo teams (default 3)")
@@ -94,16 +96,27 @@ def main(args) -> int:
         _prepare(stores, spec, yesterday)
         print("running the DAGs with `airflow dags test` (embedded connections):")
         _airflow(stores, "db", "migrate")
-        _run_dags(stores, spec, yesterday)
-        _summary(stores, spec, yesterday)
+        web = _run_dags(stores, spec, yesterday)
+        _summary(stores, spec, yesterday, web)
     finally:
         s3.stop()
     return 0
 
 
+def _gap_days(spec: DemoSpec, yesterday: dt.date) -> list[tuple]:
+    """The team-days the demo's "daily job" leaves out: both tables, or one table only."""
+    return [
+        (1, yesterday - dt.timedelta(days=2)),
+        (1, yesterday - dt.timedelta(days=9)),
+        (3, yesterday - dt.timedelta(days=1)),
+        (3, yesterday - dt.timedelta(days=20)),
+        (2, yesterday - dt.timedelta(days=6), "web_pre_aggregated_bounces"),
+    ]
+
+
 def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
-    from backfill.duckling.demo import register_demo_ducklings
-    from backfill.web_preagg.demo import seed_daily_job_output
+    from backfill.duckling.demo import register_demo_duckling
+    from backfill.web_preagg.recompute import seed_preaggregated
 
     started = time.monotonic()
     ch = ClickHouse.embedded(str(stores.chdb))
@@ -116,31 +129,58 @@ def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
         {"id": t, "name": f"Demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
         for t in spec.team_ids
     ])
-    gaps = seed_daily_job_output(ch, spec, yesterday)
-    register_demo_ducklings(app, stores.s3, stores.lakes, team_ids=list(spec.team_ids[:2]))
+    gaps = [g for g in _gap_days(spec, yesterday) if g[0] in spec.team_ids]
+    seed_preaggregated(ch, list(spec.team_ids), spec.start_day, spec.end_day, skip=gaps, dag_id="demo_daily_job")
+    for team_id in spec.team_ids[:DEMO_DUCKLINGS]:
+        register_demo_duckling(app, team_id, bucket=f"duckling-team-{team_id}",
+                               catalog_path=stores.lakes / f"team_{team_id}" / "catalog.ducklake")
     ch.close()  # the DAG runs open the chdb directory in their own process
     print(f"generated {events:,} events for teams {list(spec.team_ids)} over {spec.days} days "
-          f"({spec.start_day} .. {spec.end_day}) in {time.monotonic() - started:.1f}s; "
-          f"left {len(gaps)} team-days out of the pre-aggregated tables on purpose")
+          f"({spec.start_day} .. {spec.end_day}) in {time.monotonic() - started:.1f}s; the daily job's "
+          f"pre-aggregations leave {len(gaps)} team-days out on purpose; "
+          f"{min(DEMO_DUCKLINGS, len(spec.team_ids))} ducklings registered")
 
 
-def _run_dags(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
-    day = yesterday.isoformat()
-    _airflow(stores, "dags", "test", WEB_PREAGG.dag_id, day)
-    _airflow(stores, "dags", "test", DUCKLING.daily_dag_id, day)
-    _airflow(stores, "dags", "test", DUCKLING.full_dag_id, day, "--conf", json.dumps({"max_partitions": 100}))
-
-
-def _summary(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
-    from backfill.duckling.demo import demo_summary as duckling_summary
-    from backfill.web_preagg.demo import demo_summary as web_summary
+def _web_gaps(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> dict:
+    from backfill.ledger import Ledger
+    from backfill.web_preagg.report import gap_summary
 
     ch = ClickHouse.embedded(str(stores.chdb))
+    try:
+        app = AppDB.from_url(f"sqlite:///{stores.app_db}")
+        start = yesterday - dt.timedelta(days=WEB_PREAGG.lookback_days - 1)
+        return gap_summary(ch, Ledger(app), list(spec.team_ids), start, yesterday)
+    finally:
+        ch.close()
+
+
+def _run_dags(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> dict:
+    day = yesterday.isoformat()
+    before = _web_gaps(stores, spec, yesterday)
+    _airflow(stores, "dags", "test", WEB_PREAGG.dag_id, day)
+    after = _web_gaps(stores, spec, yesterday)
+    _airflow(stores, "dags", "test", DUCKLING.daily_dag_id, day)
+    _airflow(stores, "dags", "test", DUCKLING.full_dag_id, day)
+    return {"before": before, "after": after}
+
+
+def _summary(stores: DemoStores, spec: DemoSpec, yesterday: dt.date, web: dict) -> None:
+    from backfill.duckling.demo import format_summary, summary
+    from backfill.ledger import Ledger
+    from backfill.web_preagg.report import ledger_summary
+
     app = AppDB.from_url(f"sqlite:///{stores.app_db}")
+    before, after = web["before"], web["after"]
+    done = ledger_summary(Ledger(app), yesterday - dt.timedelta(days=WEB_PREAGG.lookback_days - 1), yesterday)
     print()
-    print("summary (read back from ClickHouse, the app DB ledger and the DuckLakes):")
-    for line in web_summary(ch, app, spec, yesterday):
-        print(f"  {line}")
-    ch.close()
-    for line in duckling_summary(app, stores.s3, stores.lakes):
+    print(f"web_preagg_backfill, window {before['window']['start']} .. {before['window']['end']}:")
+    print(f"  before: {before['missing_team_days']} team-days missing "
+          f"(partitions missing per table: {before['missing_partitions']}), {before['stale_team_days']} stale")
+    print(f"  backfilled: {done['by_status'].get('done', 0)} team-days done, "
+          f"{done['by_status'].get('failed', 0)} failed (ledger)")
+    print(f"  after:  {after['missing_team_days']} missing, {after['stale_team_days']} stale, "
+          f"{after['complete_team_days']} complete team-days")
+    print()
+    print("duckling_backfill + duckling_full_backfill (ledger and DuckLake read back):")
+    for line in format_summary(summary(app, list(spec.team_ids[:DEMO_DUCKLINGS]))).splitlines():
         print(f"  {line}")
