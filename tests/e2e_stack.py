@@ -15,8 +15,9 @@ scheduled run that unpausing a ``catchup=False`` DAG produces (for the latest co
 that run cannot overlap the test's own runs; the next scheduled run is due only at the next midnight
 UTC. The demo data lies in 2024, far from that interval.
 
-Both conftests call ``get_stack(request, pg, s3)``: the first caller builds the stack and registers
-its teardown at the end of the session; later callers get the same object.
+Both conftests call ``get_stack(request, pg, s3)``: the first caller builds the stack; later callers
+get the same object. The e2e tests run last (``move_e2e_last``) and the stack stops right after the last
+of them (``stop_after_last_e2e``), so it does not compete for the 2 cores with the rest of the suite.
 """
 
 from __future__ import annotations
@@ -121,6 +122,28 @@ def get_stack(request: pytest.FixtureRequest, pg: localstack.PostgresServer,
         _STACK = _build(pg, s3)
         request.addfinalizer(_teardown)  # the session-scoped caller: runs before pg / s3 stop
     return _STACK
+
+
+E2E_MARKERS = ("scheduler", "browser")
+
+
+def is_e2e(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(m) for m in E2E_MARKERS)
+
+
+def move_e2e_last(items: list[pytest.Item]) -> None:
+    """Stable: fast tests first, then every test that needs the stack, back to back."""
+    items[:] = [i for i in items if not is_e2e(i)] + [i for i in items if is_e2e(i)]
+
+
+def stop_after_last_e2e(item: pytest.Item) -> None:
+    """Stop the stack once no e2e test is left to run in this session."""
+    if _STACK is None or not is_e2e(item):
+        return
+    items = item.session.items
+    rest = items[items.index(item) + 1:] if item in items else []
+    if not any(is_e2e(i) for i in rest):
+        _teardown()
 
 
 def _teardown() -> None:

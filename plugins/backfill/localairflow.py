@@ -63,6 +63,17 @@ def embedded_connections(*, chdb_path: Path | str, app_db_url: str, s3_endpoint:
     }
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it if the launching process dies (Linux), so a killed test
+    session or `make airflow` does not leave a scheduler running."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class AirflowError(RuntimeError):
     pass
 
@@ -167,7 +178,8 @@ class LocalAirflow:
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
             # its own session: stop() signals the whole group (the executor's workers, uvicorn's)
             self.processes[name] = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                                    start_new_session=True, cwd=str(self.home))
+                                                    start_new_session=True, cwd=str(self.home),
+                                                    preexec_fn=_die_with_parent)
             out.close()
         self.wait_ready(ready_timeout)
 
@@ -395,7 +407,7 @@ def up(args) -> int:
         app_url = f"postgres://postgres@127.0.0.1:{pg.port}/posthog"
         chdb_path = base / "chdb"
         if seed_embedded_demo(chdb_path, pg.url("posthog")):
-            print(f"seeded demo data into {chdb_path} and teams into the app DB")
+            print(f"seeded demo data into {chdb_path} and teams into the app DB", flush=True)
         stack = LocalAirflow(
             home=base / "home", metadata_url=pg.url("airflow"), port=args.port, parallelism=args.parallelism,
             connections=embedded_connections(chdb_path=chdb_path, app_db_url=app_url, s3_endpoint=s3.endpoint),

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from e2e_stack import E2EStack, get_stack
+from e2e_stack import E2EStack, get_stack, stop_after_last_e2e
 
 
 @pytest.fixture(scope="session")
 def e2e(request, pg, s3) -> E2EStack:
     return get_stack(request, pg, s3)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    stop_after_last_e2e(item)
