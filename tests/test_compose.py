@@ -203,3 +203,12 @@ def test_image_is_the_pinned_airflow_with_the_runtime_requirements(compose, serv
     pinned = re.search(r"^apache-airflow==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
     assert re.search(rf"^FROM apache/airflow:{re.escape(pinned)}-python3\.11\b", dockerfile, re.M)
     assert "requirements.txt" in dockerfile
+
+
+def test_named_volumes_are_declared(compose, services):
+    declared = set(compose.get("volumes") or {})
+    for name, svc in services.items():
+        for spec in svc.get("volumes", []):
+            source = spec.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in declared, f"{name} uses undeclared volume {source}"
