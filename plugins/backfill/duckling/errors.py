@@ -87,7 +87,7 @@ _DUCKLAKE_CONFLICT = re.compile(
     r"Transaction conflict|conflict|could not serialize|deadlock detected|Catalog write-write|"
     r"Failed to commit DuckLake transaction|"
     # two first ATTACHes of a fresh catalog race to create its metadata tables; the loser retries
-    r"duplicate key value violates unique constraint",
+    r"duplicate key value violates unique constraint|Failed to initialize DuckLake[\s\S]*already exists",
     re.IGNORECASE,
 )
 _CODE = re.compile(r"Code:\s*(\d+)")
