@@ -16,7 +16,7 @@ from backfill.settings import DUCKLING, POOLS
 
 START = dt.datetime.fromisoformat(DUCKLING.start_date).replace(tzinfo=dt.UTC)
 TIMEOUT = dt.timedelta(minutes=DUCKLING.execution_timeout_minutes)
-DEFAULT_ARGS = {"owner": "data-platform", "retries": DUCKLING.task_retries,
+DEFAULT_ARGS = {"owner": DUCKLING.owner, "retries": DUCKLING.task_retries,
                 "retry_delay": dt.timedelta(seconds=DUCKLING.task_retry_delay_s)}
 
 COMMON_DOC = """

@@ -73,6 +73,7 @@ class DucklingDefaults:
     local_catalog_lock_poll_s: float = 0.2
     family: str = "duckling"  # ledger family
     start_date: str = "2024-01-01"  # fixed start_date of both DAGs (UTC)
+    owner: str = "data-platform"
     # transient faults (S3 5xx/SlowDown, connection drops, DuckLake commit conflicts): retried in the task
     retry_attempts: int = 5
     retry_wait_initial_s: float = 0.5
