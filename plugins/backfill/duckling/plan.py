@@ -141,30 +141,30 @@ def params_schema() -> dict[str, Any]:
 
     return {
         "team_ids": Param([], type="array", items={"type": "integer", "minimum": 1},
-                          description="Teams to process; empty = every team in duckling_registry."),
+                          title="Team ids", description="Teams to process; empty = every team in duckling_registry."),
         "start_date": Param(None, type=["null", "string"], format="date",
-                            description="First day (UTC) of a range to process instead of the run's day."),
+                            title="Start date", description="First day (UTC) of a range to process instead of the run's day."),
         "end_date": Param(None, type=["null", "string"], format="date",
-                          description="Last day (UTC, inclusive) of the range."),
+                          title="End date", description="Last day (UTC, inclusive) of the range."),
         "kinds": Param(list(USER_KINDS), type="array", items={"type": "string", "enum": list(USER_KINDS)},
-                       minItems=1, description="What to export: events, persons."),
+                       minItems=1, title="Kinds", description="What to export: events, persons."),
         "max_partitions": Param(DUCKLING.max_partitions, type="integer", minimum=1,
                                 maximum=DUCKLING.max_map_length,
-                                description="At most this many team-day partitions per run; the rest waits."),
-        "dry_run": Param(False, type="boolean", description="Plan only: no writes anywhere."),
+                                title="Maximum partitions per run", description="At most this many team-day partitions per run; the rest waits."),
+        "dry_run": Param(False, type="boolean", title="Dry run", description="Plan only: no writes anywhere."),
         "skip_ducklake_registration": Param(False, type="boolean",
-                                            description="Export to S3 only; record the files in the ledger."),
+                                            title="Skip DuckLake registration", description="Export to S3 only; record the files in the ledger."),
         "skip_schema_validation": Param(False, type="boolean",
-                                        description="Skip the pre-flight check of the lake table columns."),
+                                        title="Skip schema validation", description="Skip the pre-flight check of the lake table columns."),
         "cleanup_existing_partition_data": Param(
             True, type="boolean",
-            description="Delete the team-day's rows in the lake in the same transaction as the new files. "
+            title="Replace the team-day's existing rows", description="Delete the team-day's rows in the lake in the same transaction as the new files. "
                         "false appends (gives up the one-copy guarantee)."),
-        "create_tables_if_missing": Param(True, type="boolean", description="Create missing lake tables."),
+        "create_tables_if_missing": Param(True, type="boolean", title="Create tables if missing", description="Create missing lake tables."),
         "delete_tables": Param(False, type="boolean",
-                               description="Drop and recreate the lake tables of team_ids first (needs team_ids)."),
+                               title="Drop and recreate tables", description="Drop and recreate the lake tables of team_ids first (needs team_ids)."),
         "clickhouse_settings": Param({}, type="object",
-                                     description="ClickHouse resource settings, e.g. {\"max_threads\": 4}; "
+                                     title="ClickHouse settings", description="ClickHouse resource settings, e.g. {\"max_threads\": 4}; "
                                                  "allowlist: " + ", ".join(DUCKLING.clickhouse_settings_allowlist)),
     }
 

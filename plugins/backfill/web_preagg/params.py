@@ -34,23 +34,23 @@ def dag_params() -> dict[str, Any]:
             title="Lookback days", description="Complete days in the window, ending with the window end.",
         ),
         "min_missing_partitions": Param(
-            d.min_missing_partitions, type="integer", minimum=0,
+            d.min_missing_partitions, type="integer", minimum=0, title="Minimum missing team-days",
             description="Recompute missing team-days only when at least this many are missing.",
         ),
         "max_partitions_per_run": Param(
             d.max_partitions_per_run, type="integer", minimum=1, maximum=d.max_partitions_cap,
-            description="At most this many team-days per run, newest first.",
+            title="Maximum team-days per run", description="At most this many team-days per run, newest first.",
         ),
         "tables": Param(
             list(TABLES), type="array", items={"type": "string", "enum": list(TABLES)}, minItems=1,
-            uniqueItems=True, description="Which pre-aggregated tables to check and recompute.",
+            uniqueItems=True, title="Tables", description="Which pre-aggregated tables to check and recompute.",
         ),
         "include_top_teams": Param(
-            d.include_top_teams, type="boolean",
+            d.include_top_teams, type="boolean", title="Include top teams",
             description=f"Also check the top {d.top_teams_by_pageviews} teams by median daily pageviews.",
         ),
-        "dry_run": Param(False, type="boolean", description="Detect, plan and report only; write nothing."),
-        "force": Param(False, type="boolean",
+        "dry_run": Param(False, type="boolean", title="Dry run", description="Detect, plan and report only; write nothing."),
+        "force": Param(False, type="boolean", title="Force",
                        description="Recompute every team-day with traffic in the window, even if present."),
     }
 
