@@ -67,3 +67,25 @@ def test_the_engine_itself_rejects_text_in_a_typed_parameter(clickhouse):
     session = _EmbeddedSessions.get(clickhouse.path, 5)
     with pytest.raises(Exception, match="BAD_QUERY_PARAMETER|cannot be parsed"):
         session.query(COUNT_TEAM.text, "ArrowTable", params={"team_id": "1; DROP TABLE events"})
+
+
+
+def test_every_write_carries_its_log_comment(clickhouse):
+    """The delete of a team-day (the riskiest statement) is sent with DAG, team and day in its
+    log_comment, after the template's own settings, and the engine accepts and runs it."""
+    from backfill.clickhouse import QueryTag, with_settings
+
+    tag = QueryTag("web_preagg_backfill", 42, dt.date(2024, 3, 1), "delete")
+    sent = with_settings(sqlt.load("web_preagg/delete_team_day").text, {"log_comment": tag.comment()})
+    assert sent.endswith("lightweight_deletes_sync = 2, "
+                         "log_comment='dag=web_preagg_backfill team=42 day=2024-03-01 delete'"), sent
+    insert_row = sqlt.Template("row", """INSERT INTO web_pre_aggregated_stats (period_bucket, team_id)
+        SELECT toDateTime('2024-03-01 10:00:00', 'UTC'), {team_id:Int64}""")
+    for team in (42, 43):
+        clickhouse.query(insert_row, {"team_id": team})
+    clickhouse.query("web_preagg/delete_team_day", {"target": "web_pre_aggregated_stats", "team_id": 42,
+                                                    "day": dt.date(2024, 3, 1)}, tag=tag)
+    left = clickhouse.query(sqlt.Template("left", "SELECT team_id FROM web_pre_aggregated_stats"))
+    assert left == [{"team_id": 43}]
+    assert with_settings("CREATE TABLE t (a Int8) ENGINE = Memory", {"log_comment": "x"}).startswith("CREATE")
+    assert "log_comment" not in with_settings("CREATE TABLE t (a Int8) ENGINE = Memory", {"log_comment": "x"})

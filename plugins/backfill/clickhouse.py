@@ -101,6 +101,22 @@ def _directory_locked(path: str) -> bool:
     return False
 
 
+def with_settings(text: str, settings: dict[str, Any]) -> str:
+    """The statement with its query settings appended, for the embedded engine (no settings channel).
+
+    Applies to statements that take a trailing SETTINGS clause (SELECT, INSERT, WITH, DELETE); a
+    template's own SETTINGS clause is extended. DDL is left alone (there SETTINGS means table settings).
+    Templates insert with INSERT ... SELECT: after VALUES the engine would read SETTINGS as data.
+    """
+    body = text.rstrip().rstrip(";")
+    if _first_keyword(body) not in ("SELECT", "INSERT", "WITH", "DELETE"):
+        return body
+    clause = _settings_clause(settings)
+    if clause and re.search(r"^\s*SETTINGS\b", body, re.MULTILINE | re.IGNORECASE):
+        clause = clause.replace(" SETTINGS ", ", ", 1)
+    return body + clause
+
+
 class _EmbeddedSessions:
     """chdb allows one open path per process: keep it open, switch only when asked for another path."""
 
@@ -215,12 +231,7 @@ class ClickHouse:
 
     def _run_embedded(self, text: str, params: dict[str, str], settings: dict[str, Any]) -> list[dict]:
         session = _EmbeddedSessions.get(self.path, self.lock_timeout_s)
-        body = text.rstrip().rstrip(";")
-        if _first_keyword(body) in ("SELECT", "INSERT", "WITH"):
-            clause = _settings_clause(settings)
-            if re.search(r"^\s*SETTINGS\b", body, re.MULTILINE | re.IGNORECASE):
-                clause = clause.replace(" SETTINGS ", ", ", 1) if clause else ""
-            body += clause
+        body = with_settings(text, settings)
         try:
             result = session.query(body, "ArrowTable", params=params or None)
         except Exception as exc:
