@@ -55,6 +55,13 @@ class AppDB:
 
         return cls.from_url(url_from_connection(BaseHook.get_connection(conn_id)))
 
+    def __enter__(self) -> AppDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the pool: tasks open the app DB per task (``with AppDB.from_conn_id() as db:``)."""
+        self.engine.dispose()
+
     def create_schema(self) -> None:
         """Create the app tables if missing (idempotent)."""
         with self.engine.begin() as conn:

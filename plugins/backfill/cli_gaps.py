@@ -50,16 +50,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     window = resolve_window(params, None)
-    appdb = AppDB.from_conn_id()
-    try:
+    with AppDB.from_conn_id() as appdb:
         if not team_ids:
             team_ids = set(appdb.web_analytics_enabled_team_ids())
             configured = configured_team_ids()
             team_ids = sorted(team_ids | set(configured[1] if configured else []))
         d = detect(ClickHouse.from_conn_id(), Ledger(appdb), list(team_ids), window, params.tables,
                    dag_id="cli gaps")
-    finally:
-        appdb.engine.dispose()
     if args.json:
         print(json.dumps(d.to_dict(), indent=2))
     else:

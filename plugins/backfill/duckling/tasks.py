@@ -330,10 +330,10 @@ def report(summary: dict[str, Any], options: Options, run: RunInfo, env: Env | N
     rep = Report(summary["mode"], in_progress=summary.get("in_progress", []),
                  deferred_over_cap=summary.get("deferred_over_cap", 0), would_do=summary.get("would_do", []))
     items = [] if options.dry_run else summary.get("items", [])
+    ledger = _ledger_rows_for(items, env)  # one query for every planned partition
     for it in items:
-        rows = env.ledger.rows(FAMILY, team_ids=[it["team_id"]], start=dt.date.fromisoformat(it["day"]),
-                               end=dt.date.fromisoformat(it["day"]), kind=it["kind"])
-        r = rows[0] if rows else {"status": "not run", "source_count": None, "target_count": None, "error": None}
+        r = ledger.get((int(it["team_id"]), it["day"], it["kind"]),
+                       {"status": "not run", "source_count": None, "target_count": None, "error": None})
         if r["status"] == CLAIMED and r.get("claim_owner") != run.owner:
             r = {**r, "status": "in_progress"}
         rep.rows.append({"label": it["label"], "status": r["status"], "source_count": r["source_count"],
@@ -351,6 +351,16 @@ def report(summary: dict[str, Any], options: Options, run: RunInfo, env: Env | N
     if raise_on_failure and rep.failed:
         raise DucklingError(None, None, f"{len(rep.failed)} partition(s) failed: " + "; ".join(result["failed"])[:3000])
     return result
+
+
+def _ledger_rows_for(items: list[dict], env: Env) -> dict[tuple[int, str, str], dict]:
+    """Ledger rows of the planned partitions, keyed (team_id, ISO day, kind)."""
+    if not items:
+        return {}
+    days = [dt.date.fromisoformat(it["day"]) for it in items]
+    rows = env.ledger.rows(FAMILY, team_ids=sorted({int(it["team_id"]) for it in items}),
+                           start=min(days), end=max(days))
+    return {(int(r["team_id"]), r["day"].isoformat(), r["kind"]): r for r in rows}
 
 
 def _orphans(items: list[dict], run: RunInfo, env: Env, rep: Report) -> None:

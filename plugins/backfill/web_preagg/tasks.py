@@ -36,13 +36,10 @@ def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | 
     """Validate the params, resolve the window, choose the teams. Fails before anything is written."""
     rp = validate_run_params(params)
     window = resolve_window(rp, data_interval_start)
-    appdb = AppDB.from_conn_id()
-    try:
+    with AppDB.from_conn_id() as appdb:
         ch = ClickHouse.from_conn_id() if rp.include_top_teams else None
         selection = select_teams(rp, window, enabled_team_ids=appdb.web_analytics_enabled_team_ids, ch=ch,
                                  variable_get=_variable_get)
-    finally:
-        appdb.engine.dispose()
     log.info("window %s..%s (%d days), %d teams: %s", window.start, window.end, window.days,
              len(selection.team_ids), selection.team_ids[:50])
     return {"params": rp.to_dict(), "window": window.to_dict(), **selection.to_dict()}
@@ -51,11 +48,8 @@ def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | 
 def run_detect(selection: dict) -> dict:
     rp = validate_run_params(selection["params"])
     window = Window.from_dict(selection["window"])
-    appdb = AppDB.from_conn_id()
-    try:
+    with AppDB.from_conn_id() as appdb:
         d = detect(ClickHouse.from_conn_id(), Ledger(appdb), selection["team_ids"], window, rp.tables)
-    finally:
-        appdb.engine.dispose()
     log.info("%d team-days missing (%d partitions), %d stale, %d complete",
              len(d.missing), len(d.missing_partitions()), len(d.stale), len(d.present))
     return d.to_dict(with_present=rp.force)
@@ -85,14 +79,11 @@ def team_day_label(item: dict) -> str:
 
 def run_backfill_team_day(item: dict, *, dag_id: str, run_id: str) -> dict:
     team_id, day = int(item["team_id"]), dt.date.fromisoformat(item["day"])
-    appdb = AppDB.from_conn_id()
-    try:
+    with AppDB.from_conn_id() as appdb:
         return recompute_team_day(
             ClickHouse.from_conn_id(), Ledger(appdb), team_id, day, item["tables"],
             owner=f"{dag_id}/{run_id}", dag_id=dag_id, lease_seconds=WEB_PREAGG.lease_seconds,
             reason=item.get("reason", ""))
-    finally:
-        appdb.engine.dispose()
 
 
 def run_report(selection: dict, detection: dict, results: list[dict] | None) -> dict:
@@ -100,24 +91,18 @@ def run_report(selection: dict, detection: dict, results: list[dict] | None) -> 
     results = [r for r in (results or []) if r]
     ledger_rows = {}
     if plan["planned"] and not plan.get("dry_run"):
-        appdb = AppDB.from_conn_id()
-        try:
+        with AppDB.from_conn_id() as appdb:
             window = Window.from_dict(plan["window"])
             teams = sorted({int(i["team_id"]) for i in plan["planned"]})
             for r in Ledger(appdb).rows(FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND):
                 ledger_rows[(int(r["team_id"]), r["day"].isoformat())] = r
-        finally:
-            appdb.engine.dispose()
     report = build_report(detection, plan, results, ledger_rows)
     log.info("report:\n%s", format_report(report))
     return report
 
 
 def run_cleanup() -> dict:
-    appdb = AppDB.from_conn_id()
-    try:
+    with AppDB.from_conn_id() as appdb:
         out = cleanup_ledger(Ledger(appdb))
-    finally:
-        appdb.engine.dispose()
     out["staging_tables_dropped"] = drop_orphan_staging(ClickHouse.from_conn_id())
     return out
