@@ -37,7 +37,8 @@ test-e2e: venv system-deps
 	@$(BIN)/python -m pytest -q -m "scheduler or browser"
 
 lint: venv
-	@$(BIN)/ruff check dags plugins tests scripts
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
 
 ## airflow: a local Airflow (api-server, scheduler, dag-processor) on the embedded connections
 airflow: venv system-deps

@@ -16,8 +16,11 @@ from backfill.settings import DUCKLING, POOLS
 
 START = dt.datetime.fromisoformat(DUCKLING.start_date).replace(tzinfo=dt.UTC)
 TIMEOUT = dt.timedelta(minutes=DUCKLING.execution_timeout_minutes)
-DEFAULT_ARGS = {"owner": DUCKLING.owner, "retries": DUCKLING.task_retries,
-                "retry_delay": dt.timedelta(seconds=DUCKLING.task_retry_delay_s)}
+DEFAULT_ARGS = {
+    "owner": DUCKLING.owner,
+    "retries": DUCKLING.task_retries,
+    "retry_delay": dt.timedelta(seconds=DUCKLING.task_retry_delay_s),
+}
 
 COMMON_DOC = """
 **Tasks**: `detect` (plan from registry, ledger, ClickHouse) → `export` (mapped, pool `duckling_export`:
@@ -35,14 +38,26 @@ file) → `report` (outcome per partition, orphan files, warnings; fails if any 
 
 
 def _run(ctx) -> dk.RunInfo:
-    return dk.RunInfo(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], try_number=ctx["ti"].try_number,
-                      data_interval_start=ctx.get("data_interval_start"))
+    return dk.RunInfo(
+        dag_id=ctx["dag"].dag_id,
+        run_id=ctx["run_id"],
+        try_number=ctx["ti"].try_number,
+        data_interval_start=ctx.get("data_interval_start"),
+    )
 
 
 def build(dag_id: str, mode: str, doc: str, tags: list[str]):
-    @dag(dag_id=dag_id, schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"), start_date=START,
-         catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, params=params_schema(),
-         doc_md=doc + COMMON_DOC, tags=tags)
+    @dag(
+        dag_id=dag_id,
+        schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params=params_schema(),
+        doc_md=doc + COMMON_DOC,
+        tags=tags,
+    )
     def duckling():
         @task
         def detect() -> list[dict]:
@@ -76,7 +91,8 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
 
 
 duckling_backfill = build(
-    DUCKLING.daily_dag_id, "daily",
+    DUCKLING.daily_dag_id,
+    "daily",
     """### duckling_backfill
 Daily, on data intervals: the run for [D, D+1) exports day D of every registered team (so
 `airflow backfill create --dag-id duckling_backfill --from-date … --to-date …` back-fills a range, one run
@@ -88,7 +104,8 @@ Persons: the persons and distinct ids that changed on D, merged so the lake hold
 )
 
 duckling_full_backfill = build(
-    DUCKLING.full_dag_id, "full",
+    DUCKLING.full_dag_id,
+    "full",
     """### duckling_full_backfill
 Daily: walks each team's history from its earliest event day (asked of ClickHouse once, cached in
 duckling_team_state) to yesterday, at most `max_partitions` not-yet-done team-days per run, round-robin

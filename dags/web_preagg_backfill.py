@@ -77,8 +77,10 @@ def web_preagg_backfill():
     def report(selection: dict, detection: dict, results) -> dict:
         summary = t.run_report(selection, detection, list(results or []))
         if summary["failed"]:
-            raise RuntimeError(f"{len(summary['failed'])} team-day(s) failed: "
-                               + "; ".join(f"team {f['team_id']} {f['day']}" for f in summary["failed"]))
+            raise RuntimeError(
+                f"{len(summary['failed'])} team-day(s) failed: "
+                + "; ".join(f"team {f['team_id']} {f['day']}" for f in summary["failed"])
+            )
         return summary
 
     @task

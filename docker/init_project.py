@@ -37,8 +37,14 @@ def create_catalog_database(name: str) -> None:
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(CONNECTIONS.app_db)
-    with psycopg.connect(host=conn.host, port=conn.port or 5432, user=conn.login, password=conn.password,
-                         dbname=conn.schema, autocommit=True) as pg:
+    with psycopg.connect(
+        host=conn.host,
+        port=conn.port or 5432,
+        user=conn.login,
+        password=conn.password,
+        dbname=conn.schema,
+        autocommit=True,
+    ) as pg:
         if not pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             pg.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 

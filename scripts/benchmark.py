@@ -63,17 +63,35 @@ def main() -> int:
     try:
         ch = ClickHouse.embedded(str(work / "chdb"))
         create_clickhouse_schema(ch)
-        demo.generate(ch, demo.DemoSpec(team_ids=(TEAM,), start_day=DAY, days=1,
-                                        sessions_per_day=args.sessions, persons_per_team=1000))
+        demo.generate(
+            ch,
+            demo.DemoSpec(
+                team_ids=(TEAM,), start_day=DAY, days=1, sessions_per_day=args.sessions, persons_per_team=1000
+            ),
+        )
         events = ch.scalar(COUNT_DAY, {"team_id": TEAM, "day": DAY})
         s3.client().create_bucket(Bucket="bench")
         pg.create_database("bench_catalog")
-        duckling = Duckling(team_id=TEAM, bucket="bench", bucket_region=s3.region, db_host="127.0.0.1",
-                            db_port=pg.port, db_database="bench_catalog", db_username="postgres")
-        access = S3Access(key_id=s3.access_key, secret=s3.secret_key, session_token=None,
-                          region=s3.region, endpoint_url=s3.endpoint)
-        print(f"team-day: {events:,} events; engines: chdb {ch.scalar(sqlt.Template('v', 'SELECT version() AS v'))}, "
-              f"moto S3 at {s3.endpoint}, PostgreSQL catalog on port {pg.port}")
+        duckling = Duckling(
+            team_id=TEAM,
+            bucket="bench",
+            bucket_region=s3.region,
+            db_host="127.0.0.1",
+            db_port=pg.port,
+            db_database="bench_catalog",
+            db_username="postgres",
+        )
+        access = S3Access(
+            key_id=s3.access_key,
+            secret=s3.secret_key,
+            session_token=None,
+            region=s3.region,
+            endpoint_url=s3.endpoint,
+        )
+        print(
+            f"team-day: {events:,} events; engines: chdb {ch.scalar(sqlt.Template('v', 'SELECT version() AS v'))}, "
+            f"moto S3 at {s3.endpoint}, PostgreSQL catalog on port {pg.port}"
+        )
 
         # --- export ---------------------------------------------------------------------------
         counter = iter(range(10_000))
@@ -81,9 +99,17 @@ def main() -> int:
         def bare_export():
             key = f"bare/events-{next(counter)}.parquet"
             # the package's own export statement (one row per uuid), alone: the engine's share of the task
-            ch.query("duckling/export_events", {"url": f"{s3.endpoint}/bench/{key}", "key_id": s3.access_key,
-                                                "secret": s3.secret_key, "session_token": "",
-                                                "team_id": TEAM, "day": DAY})
+            ch.query(
+                "duckling/export_events",
+                {
+                    "url": f"{s3.endpoint}/bench/{key}",
+                    "key_id": s3.access_key,
+                    "secret": s3.secret_key,
+                    "session_token": "",
+                    "team_id": TEAM,
+                    "day": DAY,
+                },
+            )
             return f"s3://bench/{key}"
 
         exporter = Exporter(ch, access, duckling, run_id="bench", try_number=1, dag_id="bench")
@@ -94,7 +120,9 @@ def main() -> int:
         # --- register -------------------------------------------------------------------------
         con = duck.connect()
         con.execute(access.duckdb_secret_sql("bench"))
-        con.execute(f"ATTACH 'ducklake:postgres:{pg.conninfo('bench_catalog')}' AS bare (DATA_PATH 's3://bench/')")
+        con.execute(
+            f"ATTACH 'ducklake:postgres:{pg.conninfo('bench_catalog')}' AS bare (DATA_PATH 's3://bench/')"
+        )
         con.execute("CREATE TABLE bare.events AS SELECT * FROM read_parquet(?) LIMIT 0", [bare_files[0]])
         bare_iter = iter(bare_files)
 
@@ -108,8 +136,15 @@ def main() -> int:
         assert con.execute("SELECT count(*) FROM bare.events").fetchone()[0] == events
 
         pg.create_database("bench_pkg_catalog")
-        pkg_duckling = Duckling(team_id=TEAM, bucket="bench", bucket_region=s3.region, db_host="127.0.0.1",
-                                db_port=pg.port, db_database="bench_pkg_catalog", db_username="postgres")
+        pkg_duckling = Duckling(
+            team_id=TEAM,
+            bucket="bench",
+            bucket_region=s3.region,
+            db_host="127.0.0.1",
+            db_port=pg.port,
+            db_database="bench_pkg_catalog",
+            db_username="postgres",
+        )
         more = [exporter.events(DAY).files for _ in range(args.repeat)]
         pkg_iter = iter([r.files for r in pkg_results] + more)
         with open_lake(pkg_duckling, access) as lake:
@@ -130,7 +165,8 @@ def main() -> int:
         t_attach, _ = timed(attach_only, args.repeat)
         with open_lake(pkg_duckling, access) as lake:
             t_register_work, counts2 = timed(
-                lambda: (lake.register_events(DAY, next(pkg_iter)), lake.events_day_count(DAY))[1], half)
+                lambda: (lake.register_events(DAY, next(pkg_iter)), lake.events_day_count(DAY))[1], half
+            )
         assert all(c == (events, events) for c in counts + counts2), counts + counts2
     finally:
         ClickHouse.embedded(str(work / "chdb")).close()
@@ -146,9 +182,13 @@ def main() -> int:
     )
     for name, bare, pkg in rows:
         print(f"{name:<34} {bare * 1000:>9.0f} ms {pkg * 1000:>9.0f} ms {pkg / bare:>6.2f}x")
-    print(f"{'  of which: connect + load extensions + attach':<47} {t_attach * 1000:>9.0f} ms  (once per task)")
-    print(f"\nmedians of {args.repeat} runs (whole-task register: {half}); the bare register runs on an "
-          "already attached catalog")
+    print(
+        f"{'  of which: connect + load extensions + attach':<47} {t_attach * 1000:>9.0f} ms  (once per task)"
+    )
+    print(
+        f"\nmedians of {args.repeat} runs (whole-task register: {half}); the bare register runs on an "
+        "already attached catalog"
+    )
     return 0
 
 

@@ -40,8 +40,13 @@ from backfill import localstack  # noqa: E402
 from backfill.appdb import AppDB  # noqa: E402
 from backfill.clickhouse import ClickHouse  # noqa: E402
 
-CLICKHOUSE_TABLES = ("events", "person", "person_distinct_id2", "web_pre_aggregated_stats",
-                     "web_pre_aggregated_bounces")
+CLICKHOUSE_TABLES = (
+    "events",
+    "person",
+    "person_distinct_id2",
+    "web_pre_aggregated_stats",
+    "web_pre_aggregated_bounces",
+)
 APP_TABLES = ("posthog_team", "duckling_registry", "backfill_ledger", "duckling_team_state")
 
 
@@ -116,12 +121,18 @@ def appdb(appdb_session):
 def connections(pg, s3, chdb_path, appdb_session):
     """The three Airflow connections, as AIRFLOW_CONN_* env vars pointing at the real services."""
     env = {
-        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({"conn_type": "chdb", "extra": {"path": str(chdb_path)}}),
+        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
+            {"conn_type": "chdb", "extra": {"path": str(chdb_path)}}
+        ),
         "AIRFLOW_CONN_POSTHOG_DB": f"postgres://postgres@127.0.0.1:{pg.port}/posthog",
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({
-            "conn_type": "aws", "login": s3.access_key, "password": s3.secret_key,
-            "extra": {"endpoint_url": s3.endpoint, "region_name": s3.region},
-        }),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": s3.access_key,
+                "password": s3.secret_key,
+                "extra": {"endpoint_url": s3.endpoint, "region_name": s3.region},
+            }
+        ),
     }
     os.environ.update(env)
     return env
@@ -130,6 +141,10 @@ def connections(pg, s3, chdb_path, appdb_session):
 @pytest.fixture(scope="session")
 def airflow_db():
     """An initialised Airflow metadata DB (SQLite) for DagBag and dag.test()."""
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
-                   stdout=subprocess.DEVNULL, env=os.environ.copy())
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
     return AIRFLOW_HOME / "airflow.db"

@@ -54,7 +54,7 @@ class E2EStack:
     airflow: la.LocalAirflow
     base: Path
     chdb_path: Path
-    app_db_url: str          # SQLAlchemy URL of the app DB
+    app_db_url: str  # SQLAlchemy URL of the app DB
     catalog_db: str
     s3: localstack.S3Server
     pg: localstack.PostgresServer
@@ -65,8 +65,10 @@ class E2EStack:
     def require_dag(self, dag_id: str) -> None:
         """Skip while the DAG's file does not exist yet; fail when it exists but does not import."""
         if dag_id in self.import_errors:
-            pytest.fail(f"dags/{DAG_FILES[dag_id]} does not import in the dag-processor:\n"
-                        f"{self.import_errors[dag_id][-3000:]}")
+            pytest.fail(
+                f"dags/{DAG_FILES[dag_id]} does not import in the dag-processor:\n"
+                f"{self.import_errors[dag_id][-3000:]}"
+            )
         if dag_id not in self.parsed:
             pytest.skip(f"DAG {dag_id} is not in dags/ yet ({DAG_FILES[dag_id]})")
 
@@ -97,8 +99,10 @@ class E2EStack:
             if not due_now and not active:
                 return
             if time.monotonic() > deadline:
-                raise la.AirflowError(f"{dag_id}: scheduled runs did not settle in {timeout:.0f}s "
-                                      f"(next due {due}, active {[r['dag_run_id'] for r in active]})")
+                raise la.AirflowError(
+                    f"{dag_id}: scheduled runs did not settle in {timeout:.0f}s "
+                    f"(next due {due}, active {[r['dag_run_id'] for r in active]})"
+                )
             time.sleep(1)
 
     def clickhouse_rows(self, template, params: dict, lock_timeout_s: float = 120) -> list[dict]:
@@ -115,8 +119,9 @@ class E2EStack:
 _STACK: E2EStack | None = None
 
 
-def get_stack(request: pytest.FixtureRequest, pg: localstack.PostgresServer,
-              s3: localstack.S3Server) -> E2EStack:
+def get_stack(
+    request: pytest.FixtureRequest, pg: localstack.PostgresServer, s3: localstack.S3Server
+) -> E2EStack:
     global _STACK
     if _STACK is None:
         _STACK = _build(pg, s3)
@@ -141,7 +146,7 @@ def stop_after_last_e2e(item: pytest.Item) -> None:
     if _STACK is None or not is_e2e(item):
         return
     items = item.session.items
-    rest = items[items.index(item) + 1:] if item in items else []
+    rest = items[items.index(item) + 1 :] if item in items else []
     if not any(is_e2e(i) for i in rest):
         _teardown()
 
@@ -156,8 +161,14 @@ def _teardown() -> None:
         shutil.rmtree(stack.base, ignore_errors=True)
 
 
-def _seed(pg: localstack.PostgresServer, s3: localstack.S3Server, chdb_path: Path, app_db: str,
-          catalog_db: str, bucket: str) -> None:
+def _seed(
+    pg: localstack.PostgresServer,
+    s3: localstack.S3Server,
+    chdb_path: Path,
+    app_db: str,
+    catalog_db: str,
+    bucket: str,
+) -> None:
     from backfill.appdb import AppDB
     from backfill.clickhouse import ClickHouse
     from backfill.demo import DemoSpec, generate
@@ -167,18 +178,37 @@ def _seed(pg: localstack.PostgresServer, s3: localstack.S3Server, chdb_path: Pat
     ch = ClickHouse.embedded(str(chdb_path))
     try:
         create_clickhouse_schema(ch)
-        generate(ch, DemoSpec(team_ids=TEAM_IDS, start_day=DEMO_START, days=DEMO_DAYS,
-                              sessions_per_day=40, persons_per_team=30))
+        generate(
+            ch,
+            DemoSpec(
+                team_ids=TEAM_IDS,
+                start_day=DEMO_START,
+                days=DEMO_DAYS,
+                sessions_per_day=40,
+                persons_per_team=30,
+            ),
+        )
     finally:
         ch.close()  # this process must not hold the directory while the scheduler runs tasks
 
     db = AppDB.from_url(pg.url(app_db))
     db.create_schema()
-    db.upsert_teams([{"id": t, "name": f"e2e team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
-                     for t in TEAM_IDS])
+    db.upsert_teams(
+        [
+            {"id": t, "name": f"e2e team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
+            for t in TEAM_IDS
+        ]
+    )
     s3.client().create_bucket(Bucket=bucket)
-    Registry(db).upsert(team_id=DUCKLING_TEAM, bucket=bucket, bucket_region=s3.region, db_host="127.0.0.1",
-                        db_port=pg.port, db_database=catalog_db, db_username=pg.user)
+    Registry(db).upsert(
+        team_id=DUCKLING_TEAM,
+        bucket=bucket,
+        bucket_region=s3.region,
+        db_host="127.0.0.1",
+        db_port=pg.port,
+        db_database=catalog_db,
+        db_username=pg.user,
+    )
     db.engine.dispose()
 
 
@@ -194,18 +224,33 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
 
     pools = la.load_pools()
     airflow = la.LocalAirflow(
-        home=base / "airflow", metadata_url=pg.url(meta_db), port=localstack.free_port(),
+        home=base / "airflow",
+        metadata_url=pg.url(meta_db),
+        port=localstack.free_port(),
         # above every pool's slots: the pool, not the executor, must be what caps concurrency
         parallelism=max(p["slots"] for p in pools.values()) + 2,
         fast_parsing=True,
         # debugging aid: run the e2e tests against another copy of the DAG files
         dags_folder=Path(os.environ.get("BACKFILL_E2E_DAGS_FOLDER", PROJECT_ROOT / "dags")),
         connections=la.embedded_connections(
-            chdb_path=chdb_path, app_db_url=f"postgres://{pg.user}@127.0.0.1:{pg.port}/{app_db}",
-            s3_endpoint=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, region=s3.region),
+            chdb_path=chdb_path,
+            app_db_url=f"postgres://{pg.user}@127.0.0.1:{pg.port}/{app_db}",
+            s3_endpoint=s3.endpoint,
+            access_key=s3.access_key,
+            secret_key=s3.secret_key,
+            region=s3.region,
+        ),
     )
-    stack = E2EStack(airflow=airflow, base=base, chdb_path=chdb_path, app_db_url=pg.url(app_db),
-                     catalog_db=catalog_db, s3=s3, pg=pg, bucket=bucket)
+    stack = E2EStack(
+        airflow=airflow,
+        base=base,
+        chdb_path=chdb_path,
+        app_db_url=pg.url(app_db),
+        catalog_db=catalog_db,
+        s3=s3,
+        pg=pg,
+        bucket=bucket,
+    )
     try:
         airflow.migrate()
         airflow.import_pools()
@@ -216,6 +261,8 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
     except BaseException:
         airflow.stop()
         raise
-    print(f"\ne2e Airflow stack up in {time.monotonic() - started:.0f}s at {airflow.base_url} "
-          f"(home {airflow.home}; DAGs {stack.parsed}; import errors {sorted(stack.import_errors)})")
+    print(
+        f"\ne2e Airflow stack up in {time.monotonic() - started:.0f}s at {airflow.base_url} "
+        f"(home {airflow.home}; DAGs {stack.parsed}; import errors {sorted(stack.import_errors)})"
+    )
     return stack

@@ -22,8 +22,13 @@ from backfill.settings import CONNECTIONS, POOLS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yaml"
-AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                    "airflow-init")
+AIRFLOW_SERVICES = (
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-init",
+)
 STORE_SERVICES = ("postgres", "app-postgres", "clickhouse", "minio")
 
 
@@ -71,8 +76,12 @@ def test_official_airflow3_shape(services):
     for name in (*AIRFLOW_SERVICES, *STORE_SERVICES):
         assert name in services, f"service {name} missing"
     commands = {name: services[name].get("command") for name in AIRFLOW_SERVICES[:-1]}
-    assert commands == {"airflow-apiserver": "api-server", "airflow-scheduler": "scheduler",
-                        "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer"}
+    assert commands == {
+        "airflow-apiserver": "api-server",
+        "airflow-scheduler": "scheduler",
+        "airflow-dag-processor": "dag-processor",
+        "airflow-triggerer": "triggerer",
+    }
     for name in AIRFLOW_SERVICES[:-1]:
         deps = services[name]["depends_on"]
         assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
@@ -99,13 +108,16 @@ def test_airflow_containers_agree_on_executor_auth_and_execution_api(services):
         for conn_id in (CONNECTIONS.clickhouse, CONNECTIONS.app_db, CONNECTIONS.aws):
             assert f"AIRFLOW_CONN_{conn_id.upper()}" in env, (name, conn_id)
     assert len(seen) == 1, "every Airflow container needs the same JWT secret and metadata DB"
-    (secret, meta_url), = seen
+    ((secret, meta_url),) = seen
     assert len(secret) >= 32
     meta = urlparse(meta_url)
     pg = _env(services["postgres"])
     assert meta.hostname == "postgres" and (meta.port or 5432) == 5432
     assert (meta.username, meta.password, meta.path.lstrip("/")) == (
-        pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"])
+        pg["POSTGRES_USER"],
+        pg["POSTGRES_PASSWORD"],
+        pg["POSTGRES_DB"],
+    )
 
 
 def test_clickhouse_connection_points_at_the_native_port(services):
@@ -119,7 +131,10 @@ def test_clickhouse_connection_points_at_the_native_port(services):
     assert kw["settings"]["server_side_params"] is True
     ch_env = _env(services["clickhouse"])
     assert (kw["user"], kw["password"], kw.get("database", "default")) == (
-        ch_env["CLICKHOUSE_USER"], ch_env["CLICKHOUSE_PASSWORD"], ch_env["CLICKHOUSE_DB"])
+        ch_env["CLICKHOUSE_USER"],
+        ch_env["CLICKHOUSE_PASSWORD"],
+        ch_env["CLICKHOUSE_DB"],
+    )
     assert 9000 in _published(services["clickhouse"])
 
 
@@ -131,7 +146,10 @@ def test_app_db_connection_points_at_app_postgres(services):
     assert url.drivername == "postgresql+psycopg"
     assert (url.host, url.port or 5432) == ("app-postgres", 5432)
     assert (url.username, url.password, url.database) == (
-        env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"])
+        env["POSTGRES_USER"],
+        env["POSTGRES_PASSWORD"],
+        env["POSTGRES_DB"],
+    )
 
 
 def test_aws_connection_points_at_minio_off_clickhouse_port(services):

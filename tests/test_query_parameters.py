@@ -49,10 +49,15 @@ def test_missing_and_unexpected_parameters_are_refused():
 def test_valid_values_bind_server_side_on_the_real_engine(clickhouse):
     from backfill import demo
 
-    demo.generate(clickhouse, demo.DemoSpec(team_ids=(7, 8), days=2, sessions_per_day=20, persons_per_team=10))
+    demo.generate(
+        clickhouse, demo.DemoSpec(team_ids=(7, 8), days=2, sessions_per_day=20, persons_per_team=10)
+    )
     before = clickhouse.scalar(COUNT_TEAMS, {"team_ids": [7, 8]})
     assert before > 0
-    assert clickhouse.scalar(COUNT_TEAM, {"team_id": 7}) + clickhouse.scalar(COUNT_TEAM, {"team_id": 8}) == before
+    assert (
+        clickhouse.scalar(COUNT_TEAM, {"team_id": 7}) + clickhouse.scalar(COUNT_TEAM, {"team_id": 8})
+        == before
+    )
     assert clickhouse.scalar(COUNT_DAY, {"day": dt.date(2024, 3, 1)}) > 0
     # the refused value did not touch the table
     with pytest.raises(sqlt.QueryParameterError):
@@ -69,7 +74,6 @@ def test_the_engine_itself_rejects_text_in_a_typed_parameter(clickhouse):
         session.query(COUNT_TEAM.text, "ArrowTable", params={"team_id": "1; DROP TABLE events"})
 
 
-
 def test_every_write_carries_its_log_comment(clickhouse):
     """The delete of a team-day (the riskiest statement) is sent with DAG, team and day in its
     log_comment, after the template's own settings, and the engine accepts and runs it."""
@@ -77,14 +81,21 @@ def test_every_write_carries_its_log_comment(clickhouse):
 
     tag = QueryTag("web_preagg_backfill", 42, dt.date(2024, 3, 1), "delete")
     sent = with_settings(sqlt.load("web_preagg/delete_team_day").text, {"log_comment": tag.comment()})
-    assert sent.endswith("lightweight_deletes_sync = 2, "
-                         "log_comment='dag=web_preagg_backfill team=42 day=2024-03-01 delete'"), sent
-    insert_row = sqlt.Template("row", """INSERT INTO web_pre_aggregated_stats (period_bucket, team_id)
-        SELECT toDateTime('2024-03-01 10:00:00', 'UTC'), {team_id:Int64}""")
+    assert sent.endswith(
+        "lightweight_deletes_sync = 2, log_comment='dag=web_preagg_backfill team=42 day=2024-03-01 delete'"
+    ), sent
+    insert_row = sqlt.Template(
+        "row",
+        """INSERT INTO web_pre_aggregated_stats (period_bucket, team_id)
+        SELECT toDateTime('2024-03-01 10:00:00', 'UTC'), {team_id:Int64}""",
+    )
     for team in (42, 43):
         clickhouse.query(insert_row, {"team_id": team})
-    clickhouse.query("web_preagg/delete_team_day", {"target": "web_pre_aggregated_stats", "team_id": 42,
-                                                    "day": dt.date(2024, 3, 1)}, tag=tag)
+    clickhouse.query(
+        "web_preagg/delete_team_day",
+        {"target": "web_pre_aggregated_stats", "team_id": 42, "day": dt.date(2024, 3, 1)},
+        tag=tag,
+    )
     left = clickhouse.query(sqlt.Template("left", "SELECT team_id FROM web_pre_aggregated_stats"))
     assert left == [{"team_id": 43}]
     assert with_settings("CREATE TABLE t (a Int8) ENGINE = Memory", {"log_comment": "x"}).startswith("CREATE")

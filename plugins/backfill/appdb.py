@@ -73,8 +73,9 @@ class AppDB:
     @cached_property
     def tables(self) -> sa.MetaData:
         meta = sa.MetaData()
-        meta.reflect(self.engine, only=["posthog_team", "duckling_registry", "backfill_ledger",
-                                        "duckling_team_state"])
+        meta.reflect(
+            self.engine, only=["posthog_team", "duckling_registry", "backfill_ledger", "duckling_team_state"]
+        )
         return meta
 
     def table(self, name: str) -> sa.Table:

@@ -55,23 +55,33 @@ class DemoStores:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
             "TZ": "UTC",
-            "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({"conn_type": "chdb", "extra": {"path": str(self.chdb)}}),
+            "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
+                {"conn_type": "chdb", "extra": {"path": str(self.chdb)}}
+            ),
             "AIRFLOW_CONN_POSTHOG_DB": json.dumps({"conn_type": "sqlite", "host": str(self.app_db)}),
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({
-                "conn_type": "aws", "login": self.s3.access_key, "password": self.s3.secret_key,
-                "extra": {"endpoint_url": self.s3.endpoint, "region_name": self.s3.region},
-            }),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": self.s3.access_key,
+                    "password": self.s3.secret_key,
+                    "extra": {"endpoint_url": self.s3.endpoint, "region_name": self.s3.region},
+                }
+            ),
         }
 
 
 def _airflow(stores: DemoStores, *args: str) -> None:
     exe = Path(sys.executable).parent / "airflow"
     started = time.monotonic()
-    result = subprocess.run([str(exe), *args], env={**os.environ, **stores.env()}, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(exe), *args], env={**os.environ, **stores.env()}, capture_output=True, text=True
+    )
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
         raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {result.returncode})")
-    print(f"  airflow {' '.join(a for a in args if not a.startswith('{'))}  ({time.monotonic() - started:.1f}s)")
+    print(
+        f"  airflow {' '.join(a for a in args if not a.startswith('{'))}  ({time.monotonic() - started:.1f}s)"
+    )
 
 
 def main(args) -> int:
@@ -125,20 +135,30 @@ def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
     events = ch.scalar("demo/count_events", {})
     app = AppDB.from_url(f"sqlite:///{stores.app_db}")
     app.create_schema()
-    app.upsert_teams([
-        {"id": t, "name": f"Demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
-        for t in spec.team_ids
-    ])
+    app.upsert_teams(
+        [
+            {"id": t, "name": f"Demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
+            for t in spec.team_ids
+        ]
+    )
     gaps = [g for g in _gap_days(spec, yesterday) if g[0] in spec.team_ids]
-    seed_preaggregated(ch, list(spec.team_ids), spec.start_day, spec.end_day, skip=gaps, dag_id="demo_daily_job")
+    seed_preaggregated(
+        ch, list(spec.team_ids), spec.start_day, spec.end_day, skip=gaps, dag_id="demo_daily_job"
+    )
     for team_id in spec.team_ids[:DEMO_DUCKLINGS]:
-        register_demo_duckling(app, team_id, bucket=f"duckling-team-{team_id}",
-                               catalog_path=stores.lakes / f"team_{team_id}" / "catalog.ducklake")
+        register_demo_duckling(
+            app,
+            team_id,
+            bucket=f"duckling-team-{team_id}",
+            catalog_path=stores.lakes / f"team_{team_id}" / "catalog.ducklake",
+        )
     ch.close()  # the DAG runs open the chdb directory in their own process
-    print(f"generated {events:,} events for teams {list(spec.team_ids)} over {spec.days} days "
-          f"({spec.start_day} .. {spec.end_day}) in {time.monotonic() - started:.1f}s; the daily job's "
-          f"pre-aggregations leave {len(gaps)} team-days out on purpose; "
-          f"{min(DEMO_DUCKLINGS, len(spec.team_ids))} ducklings registered")
+    print(
+        f"generated {events:,} events for teams {list(spec.team_ids)} over {spec.days} days "
+        f"({spec.start_day} .. {spec.end_day}) in {time.monotonic() - started:.1f}s; the daily job's "
+        f"pre-aggregations leave {len(gaps)} team-days out on purpose; "
+        f"{min(DEMO_DUCKLINGS, len(spec.team_ids))} ducklings registered"
+    )
 
 
 def _web_gaps(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> dict:
@@ -174,12 +194,18 @@ def _summary(stores: DemoStores, spec: DemoSpec, yesterday: dt.date, web: dict) 
     done = ledger_summary(Ledger(app), yesterday - dt.timedelta(days=WEB_PREAGG.lookback_days - 1), yesterday)
     print()
     print(f"web_preagg_backfill, window {before['window']['start']} .. {before['window']['end']}:")
-    print(f"  before: {before['missing_team_days']} team-days missing "
-          f"(partitions missing per table: {before['missing_partitions']}), {before['stale_team_days']} stale")
-    print(f"  backfilled: {done['by_status'].get('done', 0)} team-days done, "
-          f"{done['by_status'].get('failed', 0)} failed (ledger)")
-    print(f"  after:  {after['missing_team_days']} missing, {after['stale_team_days']} stale, "
-          f"{after['complete_team_days']} complete team-days")
+    print(
+        f"  before: {before['missing_team_days']} team-days missing "
+        f"(partitions missing per table: {before['missing_partitions']}), {before['stale_team_days']} stale"
+    )
+    print(
+        f"  backfilled: {done['by_status'].get('done', 0)} team-days done, "
+        f"{done['by_status'].get('failed', 0)} failed (ledger)"
+    )
+    print(
+        f"  after:  {after['missing_team_days']} missing, {after['stale_team_days']} stale, "
+        f"{after['complete_team_days']} complete team-days"
+    )
     print()
     print("duckling_backfill + duckling_full_backfill (ledger and DuckLake read back):")
     for line in format_summary(summary(app, list(spec.team_ids[:DEMO_DUCKLINGS]))).splitlines():

@@ -21,13 +21,24 @@ from backfill.web_preagg import SHORT, TABLES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("family", choices=["web-preagg"], help="which backfill family to report on")
-    parser.add_argument("--days-back", type=int, default=14,
-                        help=f"days in the window, 1-{WEB_PREAGG.max_lookback_days} (default 14)")
-    parser.add_argument("--end-date", type=dt.date.fromisoformat, default=None,
-                        help="last day of the window, YYYY-MM-DD (default: yesterday, UTC)")
+    parser.add_argument(
+        "--days-back",
+        type=int,
+        default=14,
+        help=f"days in the window, 1-{WEB_PREAGG.max_lookback_days} (default 14)",
+    )
+    parser.add_argument(
+        "--end-date",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="last day of the window, YYYY-MM-DD (default: yesterday, UTC)",
+    )
     parser.add_argument("--team-ids", default="", help="comma-separated team ids (default: enabled teams)")
-    parser.add_argument("--tables", default=",".join(SHORT[t] for t in TABLES),
-                        help="comma-separated: stats,bounces (default both)")
+    parser.add_argument(
+        "--tables",
+        default=",".join(SHORT[t] for t in TABLES),
+        help="comma-separated: stats,bounces (default both)",
+    )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON instead of the grid")
 
 
@@ -44,8 +55,14 @@ def main(args: argparse.Namespace) -> int:
     try:
         tables = [by_short.get(t.strip(), t.strip()) for t in args.tables.split(",") if t.strip()]
         team_ids = parse_team_id_list(args.team_ids, "--team-ids")
-        params = validate_run_params({"lookback_days": args.days_back, "tables": tables, "team_ids": team_ids,
-                                      "end_date": args.end_date.isoformat() if args.end_date else None})
+        params = validate_run_params(
+            {
+                "lookback_days": args.days_back,
+                "tables": tables,
+                "team_ids": team_ids,
+                "end_date": args.end_date.isoformat() if args.end_date else None,
+            }
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -55,8 +72,9 @@ def main(args: argparse.Namespace) -> int:
             team_ids = set(appdb.web_analytics_enabled_team_ids())
             configured = configured_team_ids()
             team_ids = sorted(team_ids | set(configured[1] if configured else []))
-        d = detect(ClickHouse.from_conn_id(), Ledger(appdb), list(team_ids), window, params.tables,
-                   dag_id="cli gaps")
+        d = detect(
+            ClickHouse.from_conn_id(), Ledger(appdb), list(team_ids), window, params.tables, dag_id="cli gaps"
+        )
     if args.json:
         print(json.dumps(d.to_dict(), indent=2))
     else:

@@ -173,7 +173,9 @@ class ClickHouse:
     # --- construction -------------------------------------------------------------------------
     @classmethod
     def embedded(cls, path: str, lock_timeout_s: float | None = None) -> ClickHouse:
-        return cls("chdb", path=str(path), lock_timeout_s=lock_timeout_s or CLICKHOUSE.embedded_lock_timeout_s)
+        return cls(
+            "chdb", path=str(path), lock_timeout_s=lock_timeout_s or CLICKHOUSE.embedded_lock_timeout_s
+        )
 
     @classmethod
     def from_connection(cls, conn: Any) -> ClickHouse:
@@ -266,9 +268,7 @@ class ClickHouse:
 
         try:
             killer = clickhouse_driver.Client(**self.client_kwargs)
-            killer.execute(
-                "KILL QUERY WHERE query_id = {query_id:String} ASYNC", {"query_id": query_id}
-            )
+            killer.execute("KILL QUERY WHERE query_id = {query_id:String} ASYNC", {"query_id": query_id})
             killer.disconnect()
             log.warning("killed ClickHouse query %s", query_id)
         except Exception as exc:  # the original error matters more than the kill's

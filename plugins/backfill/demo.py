@@ -27,8 +27,13 @@ class DemoSpec:
 
 def generate(ch: ClickHouse, spec: DemoSpec) -> None:
     """Insert events, persons and distinct ids for ``spec`` into ClickHouse."""
-    common = dict(seed=spec.seed, team_ids=list(spec.team_ids), start_day=spec.start_day, days=spec.days,
-                  persons_per_team=spec.persons_per_team)
+    common = dict(
+        seed=spec.seed,
+        team_ids=list(spec.team_ids),
+        start_day=spec.start_day,
+        days=spec.days,
+        persons_per_team=spec.persons_per_team,
+    )
     ch.query("demo/generate_events", {**common, "sessions_per_day": spec.sessions_per_day})
     ch.query("demo/generate_persons", common)
     ch.query("demo/generate_distinct_ids", common)

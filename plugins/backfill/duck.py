@@ -22,11 +22,15 @@ def _extension_file(name: str) -> Path:
     root = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}"
     path = root / f"{name}.duckdb_extension"
     if not path.is_file():
-        raise FileNotFoundError(f"DuckDB extension {name} for DuckDB {duckdb.__version__} not found at {path}")
+        raise FileNotFoundError(
+            f"DuckDB extension {name} for DuckDB {duckdb.__version__} not found at {path}"
+        )
     return path
 
 
-def connect(extension_dir: Path | None = None, extensions: tuple[str, ...] = EXTENSIONS) -> duckdb.DuckDBPyConnection:
+def connect(
+    extension_dir: Path | None = None, extensions: tuple[str, ...] = EXTENSIONS
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the given extensions loaded from local files."""
     ext_dir = Path(extension_dir or LOCAL_DIR / "duckdb_extensions")
     ext_dir.mkdir(parents=True, exist_ok=True)

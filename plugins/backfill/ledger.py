@@ -58,16 +58,26 @@ class Ledger:
         now = utcnow()
         t = self.t
         values = dict(
-            family=key.family, team_id=key.team_id, day=key.day, kind=key.kind, status=CLAIMED,
-            claim_owner=owner, lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
-            attempts=1, updated_at=now,
+            family=key.family,
+            team_id=key.team_id,
+            day=key.day,
+            kind=key.kind,
+            status=CLAIMED,
+            claim_owner=owner,
+            lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+            attempts=1,
+            updated_at=now,
         )
         stmt = self.db.insert(t).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.c.family, t.c.team_id, t.c.day, t.c.kind],
             set_=dict(
-                status=CLAIMED, claim_owner=owner, lease_expires_at=values["lease_expires_at"],
-                attempts=t.c.attempts + 1, updated_at=now, error=None,
+                status=CLAIMED,
+                claim_owner=owner,
+                lease_expires_at=values["lease_expires_at"],
+                attempts=t.c.attempts + 1,
+                updated_at=now,
+                error=None,
             ),
             where=sa.or_(
                 t.c.status != CLAIMED,
@@ -120,8 +130,16 @@ class Ledger:
     def fail(self, key: PartitionKey, owner: str, error: str, **values: Any) -> None:
         self._finish(key, owner, status=FAILED, error=error[:2000], **values)
 
-    def rows(self, family: str, *, team_ids: list[int] | None = None, start: dt.date | None = None,
-             end: dt.date | None = None, kind: str | None = None, status: str | None = None) -> list[dict]:
+    def rows(
+        self,
+        family: str,
+        *,
+        team_ids: list[int] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+    ) -> list[dict]:
         """Ledger rows of a family, filtered; ``end`` is inclusive."""
         t = self.t
         stmt = sa.select(t).where(t.c.family == family)

@@ -45,21 +45,32 @@ def conn_env_name(conn_id: str) -> str:
     return f"AIRFLOW_CONN_{conn_id.upper()}"
 
 
-def embedded_connections(*, chdb_path: Path | str, app_db_url: str, s3_endpoint: str,
-                         access_key: str = "testing", secret_key: str = "testing",
-                         region: str = "us-east-1") -> dict[str, str]:
+def embedded_connections(
+    *,
+    chdb_path: Path | str,
+    app_db_url: str,
+    s3_endpoint: str,
+    access_key: str = "testing",
+    secret_key: str = "testing",
+    region: str = "us-east-1",
+) -> dict[str, str]:
     """The package's three connections as ``AIRFLOW_CONN_*`` values (JSON form).
 
     ``app_db_url`` is a ``postgres://user[:password]@host:port/db`` URI.
     """
     return {
         conn_env_name(CONNECTIONS.clickhouse): json.dumps(
-            {"conn_type": "chdb", "extra": {"path": str(chdb_path)}}),
+            {"conn_type": "chdb", "extra": {"path": str(chdb_path)}}
+        ),
         conn_env_name(CONNECTIONS.app_db): app_db_url,
-        conn_env_name(CONNECTIONS.aws): json.dumps({
-            "conn_type": "aws", "login": access_key, "password": secret_key,
-            "extra": {"endpoint_url": s3_endpoint, "region_name": region},
-        }),
+        conn_env_name(CONNECTIONS.aws): json.dumps(
+            {
+                "conn_type": "aws",
+                "login": access_key,
+                "password": secret_key,
+                "extra": {"endpoint_url": s3_endpoint, "region_name": region},
+            }
+        ),
     }
 
 
@@ -109,54 +120,70 @@ class LocalAirflow:
         return Path(self.home) / "component-logs"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
+        }
         airflow_bin = str(Path(sys.executable).parent)
-        env.update({
-            "PATH": f"{airflow_bin}:{env.get('PATH', '/usr/bin:/bin')}",
-            "AIRFLOW_HOME": str(self.home),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(self.plugins_folder), env.get("PYTHONPATH")])),
-            "TZ": "UTC",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.plugins_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
-            # Airflow derives an asyncpg URL otherwise; psycopg 3 does async itself
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.metadata_url,
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__BASE_URL": self.base_url,
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__SECRET_KEY": self.jwt_secret,
-            "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(Path(self.home) / "logs"),
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # new DAG files show up within 30 s
-        })
+        env.update(
+            {
+                "PATH": f"{airflow_bin}:{env.get('PATH', '/usr/bin:/bin')}",
+                "AIRFLOW_HOME": str(self.home),
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(self.plugins_folder), env.get("PYTHONPATH")])
+                ),
+                "TZ": "UTC",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.plugins_folder),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
+                # Airflow derives an asyncpg URL otherwise; psycopg 3 does async itself
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.metadata_url,
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__BASE_URL": self.base_url,
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API__SECRET_KEY": self.jwt_secret,
+                "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(Path(self.home) / "logs"),
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # new DAG files show up within 30 s
+            }
+        )
         if self.fast_parsing:
-            env.update({
-                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
-                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            })
+            env.update(
+                {
+                    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+                    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+                }
+            )
         env.update(self.connections)
         env.update(self.extra_env)
         return env
 
     # --- one-shot commands --------------------------------------------------------------------
     def cli(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=self.env(),
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
-            raise AirflowError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n"
-                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+            raise AirflowError(
+                f"airflow {' '.join(args)} failed ({proc.returncode}):\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
         return proc
 
     def migrate(self) -> None:
@@ -177,17 +204,25 @@ class LocalAirflow:
                 args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
             # its own session: stop() signals the whole group (the executor's workers, uvicorn's)
-            self.processes[name] = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                                    start_new_session=True, cwd=str(self.home),
-                                                    preexec_fn=_die_with_parent)
+            self.processes[name] = subprocess.Popen(
+                args,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=str(self.home),
+                preexec_fn=_die_with_parent,
+            )
             out.close()
         self.wait_ready(ready_timeout)
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
             if proc.poll() is not None:
-                raise AirflowError(f"airflow {name} exited with {proc.returncode}; "
-                                   f"log: {self.log_dir / (name + '.log')}\n{self.log_tail(name)}")
+                raise AirflowError(
+                    f"airflow {name} exited with {proc.returncode}; "
+                    f"log: {self.log_dir / (name + '.log')}\n{self.log_tail(name)}"
+                )
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.log_dir / f"{name}.log"
@@ -200,14 +235,17 @@ class LocalAirflow:
             try:
                 health = self.api("GET", "/api/v2/monitor/health", auth=False)
                 if health.get("metadatabase", {}).get("status") == "healthy" and (
-                        "scheduler" not in self.processes
-                        or health.get("scheduler", {}).get("status") == "healthy"):
+                    "scheduler" not in self.processes
+                    or health.get("scheduler", {}).get("status") == "healthy"
+                ):
                     return
             except (urllib.error.URLError, ConnectionError, OSError, ApiError):
                 pass  # still starting (or the app is not mounted yet)
             if time.monotonic() > deadline:
-                raise AirflowError(f"Airflow not healthy after {timeout:.0f}s; api-server log:\n"
-                                   f"{self.log_tail('api-server')}")
+                raise AirflowError(
+                    f"Airflow not healthy after {timeout:.0f}s; api-server log:\n"
+                    f"{self.log_tail('api-server')}"
+                )
             time.sleep(1)
 
     def stop(self, timeout: float = 30) -> None:
@@ -237,8 +275,16 @@ class LocalAirflow:
             self._token = self.api("GET", "/auth/token", auth=False)["access_token"]
         return self._token
 
-    def api(self, method: str, path: str, body: Any = None, *, auth: bool = True,
-            expect: tuple[int, ...] = (200, 201, 204), timeout: float = 30) -> Any:
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        auth: bool = True,
+        expect: tuple[int, ...] = (200, 201, 204),
+        timeout: float = 30,
+    ) -> Any:
         """Call the api-server; return the decoded JSON. A status outside ``expect`` raises ApiError."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
@@ -260,8 +306,9 @@ class LocalAirflow:
         errors = self.api("GET", "/api/v2/importErrors?limit=100").get("import_errors", [])
         return {e.get("filename", "?"): e.get("stack_trace", "") for e in errors}
 
-    def wait_for_dags(self, dag_ids: tuple[str, ...] | list[str], timeout: float = 180,
-                      files: dict[str, str] | None = None) -> dict[str, str]:
+    def wait_for_dags(
+        self, dag_ids: tuple[str, ...] | list[str], timeout: float = 180, files: dict[str, str] | None = None
+    ) -> dict[str, str]:
         """Wait until the dag-processor has serialized each DAG; return ``{dag_id: traceback}`` for the
         DAGs whose file (``files[dag_id]``, a file name in the dags folder) failed to import. Without
         ``files`` any import error raises at once."""
@@ -273,8 +320,10 @@ class LocalAirflow:
             missing = [d for d in missing if not self.dag_exists(d)]
             errors = self.import_errors()
             if errors and files is None:
-                raise AirflowError("DAG import errors: " + "; ".join(
-                    f"{name}: {trace[-1500:]}" for name, trace in errors.items()))
+                raise AirflowError(
+                    "DAG import errors: "
+                    + "; ".join(f"{name}: {trace[-1500:]}" for name, trace in errors.items())
+                )
             for dag_id in missing:
                 for name, trace in errors.items():
                     if files and Path(name).name == files.get(dag_id):
@@ -283,8 +332,10 @@ class LocalAirflow:
             if not missing:
                 return failed
             if time.monotonic() > deadline:
-                raise AirflowError(f"DAGs {missing} not parsed after {timeout:.0f}s; dag-processor log:\n"
-                                   f"{self.log_tail('dag-processor')}")
+                raise AirflowError(
+                    f"DAGs {missing} not parsed after {timeout:.0f}s; dag-processor log:\n"
+                    f"{self.log_tail('dag-processor')}"
+                )
             time.sleep(2)
 
     def dag_exists(self, dag_id: str) -> bool:
@@ -296,8 +347,15 @@ class LocalAirflow:
     def set_pool_slots(self, pool: str, slots: int) -> None:
         self.api("PATCH", f"/api/v2/pools/{pool}", {"slots": slots})
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, logical_date: str | None = None,
-                run_id: str | None = None, expect: tuple[int, ...] = (200,)) -> dict[str, Any]:
+    def trigger(
+        self,
+        dag_id: str,
+        conf: dict[str, Any] | None = None,
+        *,
+        logical_date: str | None = None,
+        run_id: str | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> dict[str, Any]:
         """POST /api/v2/dags/{id}/dagRuns: what the UI's trigger form sends."""
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
@@ -318,8 +376,9 @@ class LocalAirflow:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while True:
-            page = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
-                                   f"?limit=100&offset={len(out)}")
+            page = self.api(
+                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100&offset={len(out)}"
+            )
             out += page["task_instances"]
             if len(out) >= page["total_entries"] or not page["task_instances"]:
                 return out
@@ -346,10 +405,21 @@ def _start_or_reuse_postgres(base_dir: Path):
         raise AirflowError(f"PostgreSQL in {data_dir} is already running: is another `make airflow` up?")
     (data_dir / "postmaster.pid").unlink(missing_ok=True)  # left by a killed run
     subprocess.run(
-        [*run_as, str(localstack.pg_bin_dir() / "pg_ctl"), "-D", str(data_dir), "-l",
-         str(base_dir / "postgres.log"), "-w", "-o",
-         f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-         "start"], check=True, stdout=subprocess.DEVNULL)
+        [
+            *run_as,
+            str(localstack.pg_bin_dir() / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(base_dir / "postgres.log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return localstack.PostgresServer(data_dir=data_dir, port=port)
 
 
@@ -384,8 +454,12 @@ def seed_embedded_demo(chdb_path: Path, app_db_url: str) -> bool:
         generate(ch, spec)
     finally:
         ch.close()  # the scheduler's task processes must be able to lock the directory
-    db.upsert_teams([{"id": t, "name": f"demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
-                     for t in spec.team_ids])
+    db.upsert_teams(
+        [
+            {"id": t, "name": f"demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
+            for t in spec.team_ids
+        ]
+    )
     db.engine.dispose()
     marker.write_text("demo data generated\n")
     return True
@@ -409,8 +483,13 @@ def up(args) -> int:
         if seed_embedded_demo(chdb_path, pg.url("posthog")):
             print(f"seeded demo data into {chdb_path} and teams into the app DB", flush=True)
         stack = LocalAirflow(
-            home=base / "home", metadata_url=pg.url("airflow"), port=args.port, parallelism=args.parallelism,
-            connections=embedded_connections(chdb_path=chdb_path, app_db_url=app_url, s3_endpoint=s3.endpoint),
+            home=base / "home",
+            metadata_url=pg.url("airflow"),
+            port=args.port,
+            parallelism=args.parallelism,
+            connections=embedded_connections(
+                chdb_path=chdb_path, app_db_url=app_url, s3_endpoint=s3.endpoint
+            ),
         )
         print("airflow db migrate ...", flush=True)
         stack.migrate()
@@ -426,10 +505,13 @@ def up(args) -> int:
             if stack.dag_exists(dag_id):
                 stack.set_paused(dag_id, False)
                 print(f"unpaused {dag_id}")
-        print(f"\nAirflow UI + REST API: {stack.base_url}  (no login: simple auth manager, all admins)\n"
-              f"AIRFLOW_HOME={stack.home}  metadata DB: {pg.url('airflow')}\n"
-              f"app DB: {app_url}  S3 (moto): {s3.endpoint}  chdb: {chdb_path}\n"
-              f"component logs: {stack.log_dir}\nCtrl-C stops everything.", flush=True)
+        print(
+            f"\nAirflow UI + REST API: {stack.base_url}  (no login: simple auth manager, all admins)\n"
+            f"AIRFLOW_HOME={stack.home}  metadata DB: {pg.url('airflow')}\n"
+            f"app DB: {app_url}  S3 (moto): {s3.endpoint}  chdb: {chdb_path}\n"
+            f"component logs: {stack.log_dir}\nCtrl-C stops everything.",
+            flush=True,
+        )
         if args.exit_after is not None:
             time.sleep(args.exit_after)
             return 0
@@ -449,7 +531,9 @@ def up(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m backfill.localairflow", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m backfill.localairflow", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start a local Airflow on the embedded stores until Ctrl-C")
     p_up.add_argument("--dir", default=str(LOCAL_DIR / "airflow"))

@@ -106,16 +106,39 @@ def start_postgres(base_dir: Path) -> PostgresServer:
             if not mode & 0o001:
                 os.chmod(parent, mode | 0o001)
     subprocess.run(
-        [*run_as, str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres",
-         "--no-sync", "-E", "UTF8"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            *run_as,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     port = free_port()
     subprocess.run(
-        [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(base_dir / "postgres.log"), "-w",
-         "-o", f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-         "start"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *run_as,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(base_dir / "postgres.log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     server = PostgresServer(data_dir=data_dir, port=port)
 
@@ -145,7 +168,9 @@ class S3Server:
         import boto3
 
         return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=self.region,
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
             aws_access_key_id=kw.get("key", self.access_key),
             aws_secret_access_key=kw.get("secret", self.secret_key),
             aws_session_token=kw.get("token"),
@@ -167,7 +192,9 @@ def start_moto(log_path: Path | None = None, env: dict[str, str] | None = None) 
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [str(exe), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     server = S3Server(process=proc, port=port)
 

@@ -83,9 +83,16 @@ class DucklingDefaults:
     sts_session_seconds: int = 3600
     # ClickHouse settings a run may pass (resource limits only); anything else is refused
     clickhouse_settings_allowlist: tuple[str, ...] = (
-        "max_execution_time", "max_memory_usage", "max_threads", "max_insert_threads",
-        "max_bytes_before_external_sort", "max_bytes_before_external_group_by", "max_block_size",
-        "priority", "max_network_bandwidth", "s3_max_connections",
+        "max_execution_time",
+        "max_memory_usage",
+        "max_threads",
+        "max_insert_threads",
+        "max_bytes_before_external_sort",
+        "max_bytes_before_external_group_by",
+        "max_block_size",
+        "priority",
+        "max_network_bandwidth",
+        "s3_max_connections",
     )
 
 

@@ -68,20 +68,28 @@ def _check_one(name: str, ch_type: str, value: object) -> str:
     if base.startswith("Array("):
         inner = base[len("Array(") : -1]
         if not isinstance(value, list | tuple):
-            raise QueryParameterError(f"parameter {name} must be a list for {{{name}:{ch_type}}}, got {value!r}")
+            raise QueryParameterError(
+                f"parameter {name} must be a list for {{{name}:{ch_type}}}, got {value!r}"
+            )
         items = [_check_one(name, inner, v) for v in value]
         if inner.startswith(("String", "Date", "UUID", "DateTime")):
             items = ["'" + i.replace("\\", "\\\\").replace("'", "\\'") + "'" for i in items]
         return "[" + ",".join(items) + "]"
     if re.match(r"^U?Int\d+$", base):
         if not _is_int(value):
-            raise QueryParameterError(f"parameter {name} must be an integer for {{{name}:{ch_type}}}, got {value!r}")
+            raise QueryParameterError(
+                f"parameter {name} must be an integer for {{{name}:{ch_type}}}, got {value!r}"
+            )
         if base.startswith("U") and value < 0:
-            raise QueryParameterError(f"parameter {name} must be >= 0 for {{{name}:{ch_type}}}, got {value!r}")
+            raise QueryParameterError(
+                f"parameter {name} must be >= 0 for {{{name}:{ch_type}}}, got {value!r}"
+            )
         return str(value)
     if base == "Date":
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise QueryParameterError(f"parameter {name} must be a date for {{{name}:{ch_type}}}, got {value!r}")
+            raise QueryParameterError(
+                f"parameter {name} must be a date for {{{name}:{ch_type}}}, got {value!r}"
+            )
         return value.isoformat()
     if base.startswith("DateTime"):
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
@@ -91,13 +99,17 @@ def _check_one(name: str, ch_type: str, value: object) -> str:
         return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if base in ("String", "Identifier", "UUID"):
         if not isinstance(value, str):
-            raise QueryParameterError(f"parameter {name} must be a string for {{{name}:{ch_type}}}, got {value!r}")
+            raise QueryParameterError(
+                f"parameter {name} must be a string for {{{name}:{ch_type}}}, got {value!r}"
+            )
         if base == "Identifier" and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
             raise QueryParameterError(f"parameter {name} is not a plain identifier: {value!r}")
         return value
     if base == "Float64":
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise QueryParameterError(f"parameter {name} must be a number for {{{name}:{ch_type}}}, got {value!r}")
+            raise QueryParameterError(
+                f"parameter {name} must be a number for {{{name}:{ch_type}}}, got {value!r}"
+            )
         return repr(float(value))
     raise QueryParameterError(f"placeholder type {ch_type} of {name} is not supported by the seam")
 

@@ -23,8 +23,13 @@ from backfill.settings import WEB_PREAGG
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("BACKFILL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +108,11 @@ def test_trigger_form_shows_every_param_and_runs_with_the_entered_values(e2e: E2
             page.reload()
             page.get_by_text(run_id).first.wait_for(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "trigger-run.png"))
-            failed = [(ti["task_id"], ti["map_index"]) for ti in af.task_instances(dag_id, run_id)
-                      if ti["state"] != "success"]
+            failed = [
+                (ti["task_id"], ti["map_index"])
+                for ti in af.task_instances(dag_id, run_id)
+                if ti["state"] != "success"
+            ]
             assert final["state"] == "success", f"run {run_id} {final['state']}; not successful: {failed}"
             # the run page shows the run's state once it is final
             page.get_by_text("Success", exact=True).first.wait_for(timeout=30_000)

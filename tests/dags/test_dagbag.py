@@ -50,12 +50,15 @@ def parsed(tmp_path_factory):
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "PYTHONPATH": str(ROOT / "plugins"),
-        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({"conn_type": "chdb", "extra": {"path": "/nonexistent"}}),
+        "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
+            {"conn_type": "chdb", "extra": {"path": "/nonexistent"}}
+        ),
         "AIRFLOW_CONN_POSTHOG_DB": "postgres://nobody@10.255.255.1:1/none",
         "AIRFLOW_CONN_AWS_DEFAULT": "aws://x:y@",
     }
-    out = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(ROOT / "dags")], env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PARSE_PROBE, str(ROOT / "dags")], env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -27,19 +27,29 @@ def demo_data(clickhouse):
 @pytest.fixture
 def make_duckling(pg, s3, appdb):
     """Register a remote-form duckling for a team: a fresh catalog database and a fresh bucket."""
+
     def make(team_id: int, **overrides):
         suffix = uuid.uuid4().hex[:8]
         dbname = f"lake_{team_id}_{suffix}"
         bucket = f"duckling-{team_id}-{suffix}"
         pg.create_database(dbname)
         s3.client().create_bucket(Bucket=bucket)
-        row = dict(team_id=team_id, bucket=bucket, bucket_region="us-east-1", db_host="127.0.0.1",
-                   db_port=pg.port, db_database=dbname, db_username="postgres", db_password=None,
-                   db_password_conn_id=None, cross_account_role_arn=None, cross_account_external_id=None,
-                   catalog_path=None)
+        row = dict(
+            team_id=team_id,
+            bucket=bucket,
+            bucket_region="us-east-1",
+            db_host="127.0.0.1",
+            db_port=pg.port,
+            db_database=dbname,
+            db_username="postgres",
+            db_password=None,
+            db_password_conn_id=None,
+            cross_account_role_arn=None,
+            cross_account_external_id=None,
+            catalog_path=None,
+        )
         row.update(overrides)
         Registry(appdb).upsert(**row)
         return row
+
     return make
-
-

@@ -11,15 +11,25 @@ from backfill.duckling.lake import open_lake
 from backfill.duckling.plan import Options, item
 from backfill.duckling.registry import Registry
 
-SPEC = DemoSpec(team_ids=(11, 12), start_day=dt.date(2024, 3, 1), days=3, sessions_per_day=12,
-                persons_per_team=40)
+SPEC = DemoSpec(
+    team_ids=(11, 12), start_day=dt.date(2024, 3, 1), days=3, sessions_per_day=12, persons_per_team=40
+)
 DAYS = [SPEC.start_day + dt.timedelta(days=i) for i in range(SPEC.days)]
 # persons get versions written up to two days after the last event day
 PERSON_DAYS = [SPEC.start_day + dt.timedelta(days=i) for i in range(SPEC.days + 3)]
 
 
-def run_partition(env, team_id, day, kind="events", *, run_id="manual__1", options=None, before_commit=None,
-                  dag_id="duckling_backfill"):
+def run_partition(
+    env,
+    team_id,
+    day,
+    kind="events",
+    *,
+    run_id="manual__1",
+    options=None,
+    before_commit=None,
+    dag_id="duckling_backfill",
+):
     """export + register of one partition, as the mapped tasks do."""
     options = options or Options()
     run = dk.RunInfo(dag_id=dag_id, run_id=run_id)
@@ -34,17 +44,25 @@ def lake_query(env, team_id, sql, params=None):
 
 
 def ch_day_counts(env, team_id):
-    rows = env.ch.query("duckling/count_events_days", {"team_ids": [team_id], "start_day": dt.date(2000, 1, 1),
-                                                       "end_day": dt.date(2100, 1, 1)})
+    rows = env.ch.query(
+        "duckling/count_events_days",
+        {"team_ids": [team_id], "start_day": dt.date(2000, 1, 1), "end_day": dt.date(2100, 1, 1)},
+    )
     return {r["day"]: int(r["n"]) for r in rows}
 
 
 def lake_day_counts(env, team_id):
-    if not lake_query(env, team_id, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'lake' "
-                                    "AND table_name = 'events'"):
+    if not lake_query(
+        env, team_id, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'lake' AND table_name = 'events'"
+    ):
         return {}
-    rows = lake_query(env, team_id, 'SELECT CAST("timestamp" AS DATE) d, count(*), count(DISTINCT uuid) '
-                                    "FROM lake.main.events WHERE team_id = $t GROUP BY d ORDER BY d", {"t": team_id})
+    rows = lake_query(
+        env,
+        team_id,
+        'SELECT CAST("timestamp" AS DATE) d, count(*), count(DISTINCT uuid) '
+        "FROM lake.main.events WHERE team_id = $t GROUP BY d ORDER BY d",
+        {"t": team_id},
+    )
     for _, n, u in rows:
         assert n == u, "duplicate uuid in the lake"
     return {d: n for d, n, _ in rows}
@@ -60,4 +78,6 @@ def ch_exec(env, sql, params=None):
 def s3_keys(env, team_id, prefix="backfill/events/"):
     duckling = Registry(env.db).get(team_id)
     client = access_for(duckling).boto3_client()
-    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=duckling.bucket, Prefix=prefix).get("Contents", []))
+    return sorted(
+        o["Key"] for o in client.list_objects_v2(Bucket=duckling.bucket, Prefix=prefix).get("Contents", [])
+    )

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def dags(airflow_db, connections):
-    spec = importlib.util.spec_from_file_location("duckling_backfill_dagfile", ROOT / "dags" / "duckling_backfill.py")
+    spec = importlib.util.spec_from_file_location(
+        "duckling_backfill_dagfile", ROOT / "dags" / "duckling_backfill.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -43,7 +45,9 @@ def test_full_backfill_reaches_coverage_under_the_cap(dags, env, demo_data, make
     conf = {"kinds": ["events"], "max_partitions": 4, "end_date": DAYS[-1].isoformat()}
     runs = []
     for i in range(3):
-        dr = dags.duckling_full_backfill.test(logical_date=dt.datetime(2024, 4, 1 + i, tzinfo=dt.UTC), run_conf=conf)
+        dr = dags.duckling_full_backfill.test(
+            logical_date=dt.datetime(2024, 4, 1 + i, tzinfo=dt.UTC), run_conf=conf
+        )
         assert _state(dr) == "success"
         rows = env.ledger.rows("duckling", kind="events", status="done")
         runs.append(len(rows))

@@ -29,11 +29,20 @@ def _nothing_written(env, team):
 
 def test_dry_run_plans_and_writes_nothing(env, demo_data, make_duckling):
     make_duckling(11)
-    plan = dk.detect("daily", {"start_date": "2024-03-01", "end_date": "2024-03-02", "dry_run": True}, RUN, env,
-                     today=TODAY)
+    plan = dk.detect(
+        "daily",
+        {"start_date": "2024-03-01", "end_date": "2024-03-02", "dry_run": True},
+        RUN,
+        env,
+        today=TODAY,
+    )
     assert plan["items"] == []
-    assert plan["summary"]["would_do"] == ["team 11 · 2024-03-01 · events", "team 11 · 2024-03-01 · persons",
-                                           "team 11 · 2024-03-02 · events", "team 11 · 2024-03-02 · persons"]
+    assert plan["summary"]["would_do"] == [
+        "team 11 · 2024-03-01 · events",
+        "team 11 · 2024-03-01 · persons",
+        "team 11 · 2024-03-02 · events",
+        "team 11 · 2024-03-02 · persons",
+    ]
     rep = dk.report(plan["summary"], Options(dry_run=True), RUN, env)
     assert rep["rows"] == [] and len(rep["would_do"]) == 4
     _nothing_written(env, 11)
@@ -47,8 +56,12 @@ def test_skip_ducklake_registration_exports_only_and_files_are_not_orphans(env, 
     row = env.ledger.rows("duckling", team_ids=[11])[0]
     assert row["status"] == EXPORTED and json.loads(row["files"]) == out["files"]
     assert lake_query(env, 11, "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake'") == [(0,)]
-    summary = {"mode": "daily", "items": [item(11, DAYS[0], "events", "t")], "in_progress": [],
-               "deferred_over_cap": 0}
+    summary = {
+        "mode": "daily",
+        "items": [item(11, DAYS[0], "events", "t")],
+        "in_progress": [],
+        "deferred_over_cap": 0,
+    }
     rep = dk.report(summary, opts, RUN, env)
     assert rep["orphans_removed"] == [] and len(s3_keys(env, 11)) == 1
     assert any("not registered" in w for w in rep["warnings"])
@@ -62,9 +75,15 @@ def _make_events_table(env, team, ddl):
 
 def test_schema_check_and_skip_schema_validation(env, demo_data, make_duckling):
     make_duckling(11)
-    _make_events_table(env, 11, "CREATE TABLE lake.main.events (uuid UUID, event VARCHAR, properties INTEGER, "
-                                "timestamp TIMESTAMPTZ, team_id BIGINT)")
-    with pytest.raises(SchemaError, match=r"team 11 day 2024-03-01: lake table events .*properties has type INTEGER"):
+    _make_events_table(
+        env,
+        11,
+        "CREATE TABLE lake.main.events (uuid UUID, event VARCHAR, properties INTEGER, "
+        "timestamp TIMESTAMPTZ, team_id BIGINT)",
+    )
+    with pytest.raises(
+        SchemaError, match=r"team 11 day 2024-03-01: lake table events .*properties has type INTEGER"
+    ):
         run_partition(env, 11, DAYS[0])
     assert lake_day_counts(env, 11) == {}
     # skipped: the check does not run, DuckLake itself refuses the file's types
@@ -75,13 +94,18 @@ def test_schema_check_and_skip_schema_validation(env, demo_data, make_duckling):
 
 def test_missing_key_column_fails_and_missing_nullable_is_tolerated(env, demo_data, make_duckling):
     make_duckling(11)
-    _make_events_table(env, 11, "CREATE TABLE lake.main.events (event VARCHAR, timestamp TIMESTAMPTZ, "
-                                "team_id BIGINT)")
+    _make_events_table(
+        env, 11, "CREATE TABLE lake.main.events (event VARCHAR, timestamp TIMESTAMPTZ, team_id BIGINT)"
+    )
     with pytest.raises(SchemaError, match="key column uuid is missing"):
         run_partition(env, 11, DAYS[0])
     make_duckling(12)  # lake table without some nullable columns, plus an extra one: both tolerated
-    _make_events_table(env, 12, "CREATE TABLE lake.main.events (uuid UUID, timestamp TIMESTAMPTZ, team_id BIGINT, "
-                                "event VARCHAR, note VARCHAR)")
+    _make_events_table(
+        env,
+        12,
+        "CREATE TABLE lake.main.events (uuid UUID, timestamp TIMESTAMPTZ, team_id BIGINT, "
+        "event VARCHAR, note VARCHAR)",
+    )
     run_partition(env, 12, DAYS[0])
     assert lake_day_counts(env, 12) == {DAYS[0]: ch_day_counts(env, 12)[DAYS[0]]}
     assert lake_query(env, 12, "SELECT count(note) FROM lake.main.events") == [(0,)]
@@ -94,8 +118,12 @@ def test_cleanup_existing_partition_data_false_appends(env, demo_data, make_duck
     run_partition(env, 11, DAYS[0], run_id="r2", options=opts)
     rows = lake_query(env, 11, "SELECT count(*), count(DISTINCT uuid) FROM lake.main.events")
     assert rows == [(2 * n, n)]  # two copies: the guarantee is given up, and the report says so
-    summary = {"mode": "daily", "items": [item(11, DAYS[0], "events", "t")], "in_progress": [],
-               "deferred_over_cap": 0}
+    summary = {
+        "mode": "daily",
+        "items": [item(11, DAYS[0], "events", "t")],
+        "in_progress": [],
+        "deferred_over_cap": 0,
+    }
     assert any("one-copy guarantee is given up" in w for w in dk.report(summary, opts, RUN, env)["warnings"])
 
 
@@ -114,8 +142,9 @@ def test_delete_tables_needs_team_ids_and_resets_only_those(env, demo_data, make
     for team in (11, 12):
         make_duckling(team)
         run_partition(env, team, DAYS[0])
-    plan = dk.detect("daily", {"team_ids": [11], "delete_tables": True, "start_date": "2024-03-02"}, RUN, env,
-                     today=TODAY)
+    plan = dk.detect(
+        "daily", {"team_ids": [11], "delete_tables": True, "start_date": "2024-03-02"}, RUN, env, today=TODAY
+    )
     assert lake_day_counts(env, 11) == {}
     assert lake_day_counts(env, 12) == {DAYS[0]: ch_day_counts(env, 12)[DAYS[0]]}
     assert env.ledger.rows("duckling", team_ids=[11]) == []
@@ -123,8 +152,12 @@ def test_delete_tables_needs_team_ids_and_resets_only_those(env, demo_data, make
 
 
 def test_clickhouse_settings_allowlist_and_effect(env, demo_data, make_duckling):
-    for bad, why in (({"session_timezone": "Europe/Berlin"}, "UTC"), ({"s3_truncate_on_insert": 1}, "overwrite"),
-                     ({"readonly": 1}, "not allowed"), ({"max_threads": "many"}, "number")):
+    for bad, why in (
+        ({"session_timezone": "Europe/Berlin"}, "UTC"),
+        ({"s3_truncate_on_insert": 1}, "overwrite"),
+        ({"readonly": 1}, "not allowed"),
+        ({"max_threads": "many"}, "number"),
+    ):
         with pytest.raises(OptionsError, match=why):
             Options.from_params({"clickhouse_settings": bad})
     make_duckling(11)
@@ -132,34 +165,46 @@ def test_clickhouse_settings_allowlist_and_effect(env, demo_data, make_duckling)
     with pytest.raises(DucklingError, match=r"team 11 day 2024-03-01: count events failed"):
         run_partition(env, 11, DAYS[0], options=opts)
     assert s3_keys(env, 11) == []
-    run_partition(env, 11, DAYS[0], run_id="r2",
-                  options=Options.from_params({"clickhouse_settings": {"max_threads": 1}}))
+    run_partition(
+        env,
+        11,
+        DAYS[0],
+        run_id="r2",
+        options=Options.from_params({"clickhouse_settings": {"max_threads": 1}}),
+    )
     assert lake_day_counts(env, 11) == {DAYS[0]: ch_day_counts(env, 11)[DAYS[0]]}
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"start_date": "2024-03-05", "end_date": "2024-03-01"}, "before start_date"),
-    ({"end_date": "2024-03-10"}, "not a finished UTC day"),
-    ({"start_date": "yesterday"}, "not a date"),
-    ({"kinds": ["sessions"]}, "kinds"),
-    ({"max_partitions": 5000}, "max_partitions"),
-    ({"team_ids": [0]}, "team_ids"),
-    ({"surprise": 1}, "unknown params"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"start_date": "2024-03-05", "end_date": "2024-03-01"}, "before start_date"),
+        ({"end_date": "2024-03-10"}, "not a finished UTC day"),
+        ({"start_date": "yesterday"}, "not a date"),
+        ({"kinds": ["sessions"]}, "kinds"),
+        ({"max_partitions": 5000}, "max_partitions"),
+        ({"team_ids": [0]}, "team_ids"),
+        ({"surprise": 1}, "unknown params"),
+    ],
+)
 def test_bad_params_fail_before_writing(env, params, message):
     with pytest.raises(OptionsError, match=message):
         dk.detect("daily", params, RUN, env, today=TODAY)
     assert env.ledger.rows("duckling") == []
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"bucket": "Bad_Bucket"}, "bucket 'Bad_Bucket' is not a valid S3 bucket name"),
-    ({"db_port": 70000}, "db_port 70000 is not a port"),
-    ({"db_database": "x; DROP"}, "db_database"),
-    ({"cross_account_role_arn": "arn:nope"}, "cross_account_role_arn"),
-])
-def test_bad_registry_row_fails_its_partition_clearly_and_writes_nothing(env, demo_data, make_duckling,
-                                                                         overrides, message):
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"bucket": "Bad_Bucket"}, "bucket 'Bad_Bucket' is not a valid S3 bucket name"),
+        ({"db_port": 70000}, "db_port 70000 is not a port"),
+        ({"db_database": "x; DROP"}, "db_database"),
+        ({"cross_account_role_arn": "arn:nope"}, "cross_account_role_arn"),
+    ],
+)
+def test_bad_registry_row_fails_its_partition_clearly_and_writes_nothing(
+    env, demo_data, make_duckling, overrides, message
+):
     row = make_duckling(11)
     Registry(env.db).upsert(**{**row, **overrides})
     with pytest.raises(RegistryError, match="team 11: invalid duckling_registry row: " + message.split()[0]):
@@ -170,7 +215,9 @@ def test_bad_registry_row_fails_its_partition_clearly_and_writes_nothing(env, de
 
 
 def test_password_from_connection_and_masked(env, demo_data, make_duckling, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_DUCKLING_PW", json.dumps({"conn_type": "postgres", "password": "s3cr3t-pw"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUCKLING_PW", json.dumps({"conn_type": "postgres", "password": "s3cr3t-pw"})
+    )
     make_duckling(11, db_password_conn_id="duckling_pw")
     run_partition(env, 11, DAYS[0])
     make_duckling(12, db_password="plain-pw-123", db_host="127.0.0.2")  # nothing listens there: attach fails
@@ -183,8 +230,11 @@ def test_password_from_connection_and_masked(env, demo_data, make_duckling, monk
 
 
 def test_sts_assume_role(env, demo_data, make_duckling):
-    make_duckling(11, cross_account_role_arn="arn:aws:iam::123456789012:role/duckling",
-                  cross_account_external_id="ext-11")
+    make_duckling(
+        11,
+        cross_account_role_arn="arn:aws:iam::123456789012:role/duckling",
+        cross_account_external_id="ext-11",
+    )
     duckling = Registry(env.db).get(11)
     assert access_for(duckling).key_id.startswith("ASIA")
     run_partition(env, 11, DAYS[0])
@@ -206,7 +256,9 @@ def test_local_catalog_form_and_lock(env, demo_data, s3, tmp_path):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         duckling = Registry(env.db).get(11)
-        with pytest.raises(CatalogBusyError, match="team 11: local DuckLake catalog .* held by another process"):
+        with pytest.raises(
+            CatalogBusyError, match="team 11: local DuckLake catalog .* held by another process"
+        ):
             with open_lake(duckling, access_for(duckling), lock_timeout_s=0.5):
                 pass
     finally:
@@ -219,7 +271,9 @@ def test_missing_bucket_fails_fast_with_coordinates(env, demo_data, make_ducklin
     import time
 
     started = time.monotonic()
-    with pytest.raises(DucklingError, match=r"team 11 day 2024-03-01: export events failed: .*bucket does not exist"):
+    with pytest.raises(
+        DucklingError, match=r"team 11 day 2024-03-01: export events failed: .*bucket does not exist"
+    ):
         run_partition(env, 11, DAYS[0])
     assert time.monotonic() - started < 5  # permanent: not retried
     assert env.ledger.rows("duckling")[0]["status"] == "failed"

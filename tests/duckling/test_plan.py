@@ -19,29 +19,58 @@ D = dt.date(2024, 3, 1)
 
 
 def test_daily_plan_order_cap_and_in_progress():
-    items, summary = plan_daily(teams=[1, 2], days=[D], kinds=("events", "persons"),
-                                failed=[(1, D - dt.timedelta(days=3), "events"), (9, D, "events")],
-                                late=[(2, D - dt.timedelta(days=1))], live={(2, D, "persons")}, cap=4)
+    items, summary = plan_daily(
+        teams=[1, 2],
+        days=[D],
+        kinds=("events", "persons"),
+        failed=[(1, D - dt.timedelta(days=3), "events"), (9, D, "events")],
+        late=[(2, D - dt.timedelta(days=1))],
+        live={(2, D, "persons")},
+        cap=4,
+    )
     labels = [i["label"] for i in items]
-    assert labels == ["team 1 · 2024-03-01 · events", "team 1 · 2024-03-01 · persons",
-                      "team 2 · 2024-03-01 · events", "team 1 · 2024-02-27 · events"]
+    assert labels == [
+        "team 1 · 2024-03-01 · events",
+        "team 1 · 2024-03-01 · persons",
+        "team 2 · 2024-03-01 · events",
+        "team 1 · 2024-02-27 · events",
+    ]
     assert summary["in_progress"] == ["team 2 · 2024-03-01 · persons"] and summary["deferred_over_cap"] == 1
 
 
 def test_full_plan_round_robin_oldest_first_with_full_persons():
     earliest = {1: D, 2: D + dt.timedelta(days=2), 3: None}
-    items, summary = plan_full(earliest=earliest, until=D + dt.timedelta(days=3), since=None,
-                               done={(1, D)}, needs_full_persons=[2], kinds=("events", "persons"), live=set(), cap=4)
-    assert [i["label"] for i in items] == ["team 2 · 2024-03-04 · persons_full", "team 1 · 2024-03-02 · events",
-                                           "team 2 · 2024-03-03 · events", "team 1 · 2024-03-03 · events"]
+    items, summary = plan_full(
+        earliest=earliest,
+        until=D + dt.timedelta(days=3),
+        since=None,
+        done={(1, D)},
+        needs_full_persons=[2],
+        kinds=("events", "persons"),
+        live=set(),
+        cap=4,
+    )
+    assert [i["label"] for i in items] == [
+        "team 2 · 2024-03-04 · persons_full",
+        "team 1 · 2024-03-02 · events",
+        "team 2 · 2024-03-03 · events",
+        "team 1 · 2024-03-03 · events",
+    ]
     assert summary["deferred_over_cap"] == 2 and summary["remaining_days"] == {1: 3, 2: 2}
 
 
 def test_cap_never_exceeds_max_map_length():
     with pytest.raises(errors.OptionsError):
         Options.from_params({"max_partitions": DUCKLING.max_map_length + 1})
-    items, summary = plan_daily(teams=list(range(1, 3000)), days=[D], kinds=("events",), failed=[], late=[],
-                                live=set(), cap=DUCKLING.max_map_length)
+    items, summary = plan_daily(
+        teams=list(range(1, 3000)),
+        days=[D],
+        kinds=("events",),
+        failed=[],
+        late=[],
+        live=set(),
+        cap=DUCKLING.max_map_length,
+    )
     assert len(items) == DUCKLING.max_map_length and summary["deferred_over_cap"] == 2999 - 1024
 
 
@@ -55,31 +84,45 @@ def test_days_of_run():
 
 
 def test_file_names_are_unique_and_paths_partitioned():
-    a, b = file_name("scheduled__2024-03-01T00:00:00+00:00", 2), file_name("scheduled__2024-03-01T00:00:00+00:00", 2)
+    a, b = (
+        file_name("scheduled__2024-03-01T00:00:00+00:00", 2),
+        file_name("scheduled__2024-03-01T00:00:00+00:00", 2),
+    )
     assert a != b and a.startswith("scheduled__2024-03-01T00_00_00_00_00-try2-")
-    assert object_key("events", 42, D, a) == f"backfill/events/team_id=42/year=2024/month=03/day=01/{a}.parquet"
+    assert (
+        object_key("events", 42, D, a) == f"backfill/events/team_id=42/year=2024/month=03/day=01/{a}.parquet"
+    )
 
 
-@pytest.mark.parametrize("message, transient", [
-    ("Code: 499. DB::Exception: Message: Please reduce your request rate. SlowDown (S3_ERROR)", True),
-    ("Code: 499. DB::Exception: HTTP 503 Service Unavailable (S3_ERROR)", True),
-    ("Code: 499. DB::Exception: Message: The specified bucket does not exist (S3_ERROR)", False),
-    ("Code: 499. DB::Exception: Access Denied. (S3_ERROR)", False),
-    ("Code: 210. DB::NetException: Connection reset by peer (NETWORK_ERROR)", True),
-    ("Code: 241. DB::Exception: Query memory limit exceeded (MEMORY_LIMIT_EXCEEDED)", False),
-    ("Code: 36. DB::Exception: Object in bucket b with key k already exists. (BAD_ARGUMENTS)", False),
-])
+@pytest.mark.parametrize(
+    "message, transient",
+    [
+        ("Code: 499. DB::Exception: Message: Please reduce your request rate. SlowDown (S3_ERROR)", True),
+        ("Code: 499. DB::Exception: HTTP 503 Service Unavailable (S3_ERROR)", True),
+        ("Code: 499. DB::Exception: Message: The specified bucket does not exist (S3_ERROR)", False),
+        ("Code: 499. DB::Exception: Access Denied. (S3_ERROR)", False),
+        ("Code: 210. DB::NetException: Connection reset by peer (NETWORK_ERROR)", True),
+        ("Code: 241. DB::Exception: Query memory limit exceeded (MEMORY_LIMIT_EXCEEDED)", False),
+        ("Code: 36. DB::Exception: Object in bucket b with key k already exists. (BAD_ARGUMENTS)", False),
+    ],
+)
 def test_clickhouse_error_classification(message, transient):
     assert errors.is_transient_clickhouse(RuntimeError(message)) is transient
 
 
-@pytest.mark.parametrize("message, transient", [
-    ("TransactionContext Error: Failed to commit: Transaction conflict - attempting to insert into table", True),
-    ("HTTP Error: HTTP GET error reading 's3://b/k' (HTTP 503 Service Unavailable)", True),
-    ("HTTP Error: HTTP GET error reading 's3://b/k' in region 'us-east-1' (HTTP 403 Forbidden)", False),
-    ("IO Error: Connection error for HTTP HEAD to 'http://x' could not connect", True),
-    ("Binder Error: column x not found", False),
-])
+@pytest.mark.parametrize(
+    "message, transient",
+    [
+        (
+            "TransactionContext Error: Failed to commit: Transaction conflict - attempting to insert into table",
+            True,
+        ),
+        ("HTTP Error: HTTP GET error reading 's3://b/k' (HTTP 503 Service Unavailable)", True),
+        ("HTTP Error: HTTP GET error reading 's3://b/k' in region 'us-east-1' (HTTP 403 Forbidden)", False),
+        ("IO Error: Connection error for HTTP HEAD to 'http://x' could not connect", True),
+        ("Binder Error: column x not found", False),
+    ],
+)
 def test_duckdb_error_classification(message, transient):
     assert errors.is_transient_duckdb(RuntimeError(message)) is transient
 
@@ -106,8 +149,15 @@ def test_retry_policy_retries_transient_only():
 
 
 def test_registry_forms_validate():
-    remote = Duckling(team_id=1, bucket="my-bucket", db_host="db.example.com", db_port=5432, db_database="lake",
-                      db_username="duck", db_password="pw")
+    remote = Duckling(
+        team_id=1,
+        bucket="my-bucket",
+        db_host="db.example.com",
+        db_port=5432,
+        db_database="lake",
+        db_username="duck",
+        db_password="pw",
+    )
     assert remote.validate() is remote and "pw" not in repr(remote)
     local = Duckling(team_id=1, bucket="my-bucket", catalog_path="/tmp/x.ducklake")
     assert local.validate().is_local
@@ -125,10 +175,15 @@ def test_daily_detect_retries_failed_and_late_days(env, demo_data, make_duckling
     t = env.ledger.t
     with env.db.engine.begin() as conn:
         conn.execute(sa.update(t).where(t.c.day == DAYS[0]).values(status="failed", error="boom"))
-    ch_exec(env, "DELETE FROM events WHERE team_id = 11 AND toDate(timestamp) = '2024-03-02' "
-                 "AND cityHash64(uuid) % 2 = 0")
+    ch_exec(
+        env,
+        "DELETE FROM events WHERE team_id = 11 AND toDate(timestamp) = '2024-03-02' "
+        "AND cityHash64(uuid) % 2 = 0",
+    )
     today = DAYS[0] + dt.timedelta(days=5)
-    run = dk.RunInfo("duckling_backfill", "scheduled__x", data_interval_start=dt.datetime(2024, 3, 4, tzinfo=dt.UTC))
+    run = dk.RunInfo(
+        "duckling_backfill", "scheduled__x", data_interval_start=dt.datetime(2024, 3, 4, tzinfo=dt.UTC)
+    )
     plan = dk.detect("daily", {"kinds": ["events"]}, run, env, today=today)
     assert [(i["label"], i["reason"]) for i in plan["items"]] == [
         ("team 11 · 2024-03-04 · events", "scheduled"),

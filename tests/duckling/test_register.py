@@ -34,7 +34,9 @@ def test_events_two_teams_counts_match(env, demo_data, make_duckling):
             assert out["status"] == "done" and out["target_count"] == out["source_count"] > 0
         assert lake_day_counts(env, team) == ch_day_counts(env, team)
     rows = env.ledger.rows("duckling", kind="events")
-    assert len(rows) == 6 and all(r["status"] == DONE and r["source_count"] == r["target_count"] for r in rows)
+    assert len(rows) == 6 and all(
+        r["status"] == DONE and r["source_count"] == r["target_count"] for r in rows
+    )
 
 
 def test_duplicate_uuids_in_source_export_once(env, demo_data, make_duckling):
@@ -42,9 +44,12 @@ def test_duplicate_uuids_in_source_export_once(env, demo_data, make_duckling):
     day = DAYS[0]
     before = ch_day_counts(env, 11)[day]
     # a second copy of the day's rows with a later _timestamp (ReplacingMergeTree, not merged yet)
-    ch_exec(env, "INSERT INTO events SELECT uuid, event, properties, timestamp, team_id, distinct_id, person_id, "
-                 "session_id, elements_chain, created_at, _timestamp + 10 FROM events "
-                 "WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01'")
+    ch_exec(
+        env,
+        "INSERT INTO events SELECT uuid, event, properties, timestamp, team_id, distinct_id, person_id, "
+        "session_id, elements_chain, created_at, _timestamp + 10 FROM events "
+        "WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01'",
+    )
     out = run_partition(env, 11, day)
     assert out["source_count"] == before
     assert lake_day_counts(env, 11)[day] == before
@@ -94,7 +99,12 @@ def test_killed_between_export_and_register_then_rerun(env, demo_data, make_duck
         dk.register_partition(exported_a, opts, run_a, env)
     assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}
     # A's file is an orphan (never referenced, no live claim): the report removes it
-    summary = {"mode": "daily", "items": [item(11, day, "events", "t")], "in_progress": [], "deferred_over_cap": 0}
+    summary = {
+        "mode": "daily",
+        "items": [item(11, day, "events", "t")],
+        "in_progress": [],
+        "deferred_over_cap": 0,
+    }
     rep = dk.report(summary, opts, run_b, env)
     assert rep["orphans_removed"] == exported_a["files"]
     assert s3_keys(env, 11) == [f.split("/", 3)[3] for f in exported_b["files"]]
@@ -105,8 +115,11 @@ def test_concurrent_reader_sees_old_or_new_day(env, demo_data, make_duckling):
     make_duckling(11)
     day = DAYS[0]
     old = run_partition(env, 11, day, run_id="r1")["source_count"]
-    ch_exec(env, "DELETE FROM events WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01' "
-                 "AND cityHash64(uuid) % 3 = 0")
+    ch_exec(
+        env,
+        "DELETE FROM events WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01' "
+        "AND cityHash64(uuid) % 3 = 0",
+    )
     new = ch_day_counts(env, 11)[day]
     assert 0 < new < old
     seen = []
@@ -125,7 +138,9 @@ def test_concurrent_registrations_and_table_creation(env, demo_data, make_duckli
     make_duckling(12)
     opts = Options()
     runs = [dk.RunInfo("duckling_backfill", f"r{i}") for i in range(len(DAYS))]
-    exported = [dk.export_partition(item(12, d, "events", "t"), opts, r, env) for d, r in zip(DAYS, runs, strict=True)]
+    exported = [
+        dk.export_partition(item(12, d, "events", "t"), opts, r, env) for d, r in zip(DAYS, runs, strict=True)
+    ]
     errors = []
 
     def reg(e, r):
@@ -178,13 +193,19 @@ def test_persons_latest_state_out_of_order_and_after_changes(env, demo_data, mak
     persons, distinct = _ch_persons(env, 11)
     bump, gone = persons[0]["id"], persons[1]["id"]
     moved = distinct[0]["distinct_id"]
-    bump_sql = ("INSERT INTO person SELECT id, created_at, team_id, {props:String}, 1, {deleted:Int8}, "
-                "version + {step:UInt64}, toDateTime({at:DateTime64(6, 'UTC')}) FROM person "
-                "WHERE team_id = 11 AND id = toUUID({id:String}) ORDER BY version DESC LIMIT 1")
+    bump_sql = (
+        "INSERT INTO person SELECT id, created_at, team_id, {props:String}, 1, {deleted:Int8}, "
+        "version + {step:UInt64}, toDateTime({at:DateTime64(6, 'UTC')}) FROM person "
+        "WHERE team_id = 11 AND id = toUUID({id:String}) ORDER BY version DESC LIMIT 1"
+    )
     ch_exec(env, bump_sql, {"props": '{"plan": "bumped"}', "deleted": 0, "step": 1, "at": later, "id": bump})
     ch_exec(env, bump_sql, {"props": "{}", "deleted": 1, "step": 5, "at": later, "id": gone})
-    ch_exec(env, "INSERT INTO person_distinct_id2 SELECT 11, {d:String}, toUUID({p:String}), 0, 9, "
-                 "toDateTime({at:DateTime64(6, 'UTC')})", {"d": moved, "p": bump, "at": later})
+    ch_exec(
+        env,
+        "INSERT INTO person_distinct_id2 SELECT 11, {d:String}, toUUID({p:String}), 0, 9, "
+        "toDateTime({at:DateTime64(6, 'UTC')})",
+        {"d": moved, "p": bump, "at": later},
+    )
     run_partition(env, 11, dt.date(2024, 3, 20), "persons")
     lake_p, lake_d = _lake_persons(env, 11)
     assert (lake_p, lake_d) == _ch_persons(env, 11)

@@ -38,15 +38,24 @@ except EngineBusyError as exc:
 
 
 def _start_holder(path: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds), str(ROOT / "plugins")],
-                              stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds), str(ROOT / "plugins")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     assert holder.stdout.readline().strip() == "holding"
     return holder
 
 
 def _use(path: Path, timeout: float) -> str:
-    out = subprocess.run([sys.executable, "-c", USE, str(path), str(timeout), str(ROOT / "plugins")],
-                         capture_output=True, text=True, env=os.environ.copy(), check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", USE, str(path), str(timeout), str(ROOT / "plugins")],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=True,
+    )
     return out.stdout.strip()
 
 

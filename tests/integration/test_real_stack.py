@@ -34,8 +34,15 @@ def exported(clickhouse_session, s3):
     ch = clickhouse_session
     demo.generate(ch, demo.DemoSpec(team_ids=(5,), days=2, sessions_per_day=30, persons_per_team=10))
     s3.client().create_bucket(Bucket="stack-test")
-    ch.query(WRITE_PARQUET, {"url": f"{s3.endpoint}/stack-test/events/team_5.parquet",
-                             "key": s3.access_key, "secret": s3.secret_key, "team_id": 5})
+    ch.query(
+        WRITE_PARQUET,
+        {
+            "url": f"{s3.endpoint}/stack-test/events/team_5.parquet",
+            "key": s3.access_key,
+            "secret": s3.secret_key,
+            "team_id": 5,
+        },
+    )
     return ch.scalar(COUNT_TEAM, {"team_id": 5})
 
 
@@ -62,7 +69,9 @@ def test_ducklake_catalog_on_postgres_registers_the_file(exported, s3, pg):
     assert con.execute("SELECT count(*) FROM lake.events WHERE team_id = 5").fetchone()[0] == exported
     # the catalog lives in PostgreSQL: a second, fresh DuckDB sees the same table through it
     other = _duck_with_s3(s3)
-    other.execute(f"ATTACH 'ducklake:postgres:{pg.conninfo('stack_catalog')}' AS lake (DATA_PATH 's3://stack-test/lake/')")
+    other.execute(
+        f"ATTACH 'ducklake:postgres:{pg.conninfo('stack_catalog')}' AS lake (DATA_PATH 's3://stack-test/lake/')"
+    )
     assert other.execute("SELECT count(*) FROM lake.events").fetchone()[0] == exported
     import psycopg
 
@@ -74,8 +83,9 @@ def test_ducklake_catalog_on_postgres_registers_the_file(exported, s3, pg):
 @pytest.fixture(scope="module")
 def s3_with_auth(tmp_path_factory):
     """A second moto server with IAM checks on (after 3 unauthenticated setup calls)."""
-    server = localstack.start_moto(tmp_path_factory.mktemp("moto-auth") / "moto.log",
-                                   env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
+    server = localstack.start_moto(
+        tmp_path_factory.mktemp("moto-auth") / "moto.log", env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"}
+    )
     yield server
     server.stop()
 
@@ -91,13 +101,18 @@ def test_sts_credentials_work_and_a_wrong_key_fails(s3_with_auth):
 
     s3.client("s3", **good).create_bucket(Bucket="sts-test")
     role = s3.client("iam", **good).create_role(
-        RoleName="duckling", AssumeRolePolicyDocument=json.dumps(policy))["Role"]
-    s3.client("iam", **good).put_role_policy(RoleName="duckling", PolicyName="all", PolicyDocument=json.dumps(policy))
+        RoleName="duckling", AssumeRolePolicyDocument=json.dumps(policy)
+    )["Role"]
+    s3.client("iam", **good).put_role_policy(
+        RoleName="duckling", PolicyName="all", PolicyDocument=json.dumps(policy)
+    )
     creds = s3.client("sts", **good).assume_role(
-        RoleArn=role["Arn"], RoleSessionName="backfill-test", ExternalId="ext-123")["Credentials"]
+        RoleArn=role["Arn"], RoleSessionName="backfill-test", ExternalId="ext-123"
+    )["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA")
-    assumed = s3.client("s3", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"],
-                        token=creds["SessionToken"])
+    assumed = s3.client(
+        "s3", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"]
+    )
     assumed.put_object(Bucket="sts-test", Key="hello.txt", Body=b"hi")
     assert assumed.get_object(Bucket="sts-test", Key="hello.txt")["Body"].read() == b"hi"
 

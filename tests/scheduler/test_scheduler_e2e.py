@@ -39,7 +39,9 @@ def _ts(value: str) -> dt.datetime:
 
 def max_overlap(intervals: list[tuple[dt.datetime, dt.datetime]]) -> int:
     """The largest number of intervals open at one instant (an end at t closes before a start at t)."""
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    events = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1])
+    )
     running = peak = 0
     for _, step in events:
         running += step
@@ -70,8 +72,13 @@ def test_mapped_partitions_never_exceed_the_pool_slots(e2e: E2EStack):
     slots = json.loads(POOLS_FILE.read_text())[POOLS.web_preagg]["slots"]
     assert e2e.airflow.parallelism > slots, "the executor must not be what caps concurrency"
     end = DEMO_START + dt.timedelta(days=2)
-    conf = {"team_ids": [1, 2, 3], "end_date": end.isoformat(), "lookback_days": 3,
-            "min_missing_partitions": 0, "max_partitions_per_run": 9}
+    conf = {
+        "team_ids": [1, 2, 3],
+        "end_date": end.isoformat(),
+        "lookback_days": 3,
+        "min_missing_partitions": 0,
+        "max_partitions_per_run": 9,
+    }
     with e2e.unpaused(WEB_PREAGG.dag_id) as af:
         run = af.trigger(WEB_PREAGG.dag_id, conf)
         final = af.wait_for_run(WEB_PREAGG.dag_id, run["dag_run_id"], timeout=400)
@@ -88,15 +95,20 @@ def test_mapped_partitions_never_exceed_the_pool_slots(e2e: E2EStack):
     # the run really wrote what it planned
     rows = e2e.clickhouse_rows(STATS_TEAM_DAYS, {"start": DEMO_START, "end": end}, lock_timeout_s=30)
     assert {(r["team_id"], r["day"]) for r in rows} == {
-        (t, DEMO_START + dt.timedelta(days=d)) for t in (1, 2, 3) for d in range(3)}
+        (t, DEMO_START + dt.timedelta(days=d)) for t in (1, 2, 3) for d in range(3)
+    }
 
 
 def test_rest_trigger_uses_the_conf_and_the_schema_rejects_a_bad_one(e2e: E2EStack):
     e2e.require_dag(WEB_PREAGG.dag_id)
     af = e2e.airflow
     before = af.api("GET", f"/api/v2/dags/{WEB_PREAGG.dag_id}/dagRuns?limit=1")["total_entries"]
-    for bad in ({"lookback_days": 0}, {"team_ids": ["two"]}, {"tables": ["no_such_table"]},
-                {"end_date": "yesterday"}):
+    for bad in (
+        {"lookback_days": 0},
+        {"team_ids": ["two"]},
+        {"tables": ["no_such_table"]},
+        {"end_date": "yesterday"},
+    ):
         with pytest.raises(ApiError) as err:
             af.trigger(WEB_PREAGG.dag_id, bad)
         assert err.value.status == 400, (bad, err.value)
@@ -104,8 +116,13 @@ def test_rest_trigger_uses_the_conf_and_the_schema_rejects_a_bad_one(e2e: E2ESta
     assert af.api("GET", f"/api/v2/dags/{WEB_PREAGG.dag_id}/dagRuns?limit=1")["total_entries"] == before
 
     start, end = DEMO_START + dt.timedelta(days=4), DEMO_START + dt.timedelta(days=5)
-    conf = {"team_ids": [2], "end_date": end.isoformat(), "lookback_days": 2, "min_missing_partitions": 0,
-            "max_partitions_per_run": 5}
+    conf = {
+        "team_ids": [2],
+        "end_date": end.isoformat(),
+        "lookback_days": 2,
+        "min_missing_partitions": 0,
+        "max_partitions_per_run": 5,
+    }
     with e2e.unpaused(WEB_PREAGG.dag_id):
         run = af.trigger(WEB_PREAGG.dag_id, conf)
         final = af.wait_for_run(WEB_PREAGG.dag_id, run["dag_run_id"], timeout=300)
@@ -141,12 +158,15 @@ def _duckling_days(e2e: E2EStack) -> dict[dt.date, int]:
         s3 = e2e.s3
         con.execute(
             f"CREATE SECRET e2e (TYPE s3, KEY_ID '{s3.access_key}', SECRET '{s3.secret_key}', "
-            f"REGION '{s3.region}', ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)")
+            f"REGION '{s3.region}', ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)"
+        )
         con.execute(
             f"ATTACH 'ducklake:postgres:dbname={e2e.catalog_db} host=127.0.0.1 port={e2e.pg.port} "
-            f"user={e2e.pg.user}' AS lake (DATA_PATH 's3://{e2e.bucket}/', READ_ONLY)")
-        rows = con.execute("SELECT CAST(timestamp AS DATE) AS d, count(*) FROM lake.events GROUP BY d "
-                           "ORDER BY d").fetchall()
+            f"user={e2e.pg.user}' AS lake (DATA_PATH 's3://{e2e.bucket}/', READ_ONLY)"
+        )
+        rows = con.execute(
+            "SELECT CAST(timestamp AS DATE) AS d, count(*) FROM lake.events GROUP BY d ORDER BY d"
+        ).fetchall()
         return {d: n for d, n in rows}
     finally:
         con.close()
@@ -158,9 +178,21 @@ def test_backfill_create_runs_three_days_into_the_duckling(e2e: E2EStack):
     first, last = DEMO_START + dt.timedelta(days=7), DEMO_START + dt.timedelta(days=9)
     days = [first + dt.timedelta(days=i) for i in range(3)]
     with e2e.unpaused(dag_id) as af:
-        out = _airflow_cli(e2e, "backfill", "create", "--dag-id", dag_id, "--from-date", first.isoformat(),
-                           "--to-date", last.isoformat(), "--max-active-runs", "1",
-                           "--reprocess-behavior", "completed")
+        out = _airflow_cli(
+            e2e,
+            "backfill",
+            "create",
+            "--dag-id",
+            dag_id,
+            "--from-date",
+            first.isoformat(),
+            "--to-date",
+            last.isoformat(),
+            "--max-active-runs",
+            "1",
+            "--reprocess-behavior",
+            "completed",
+        )
         backfills = af.api("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]
         assert len(backfills) == 1, (out.stdout, backfills)
         backfill_id = backfills[0]["id"]
@@ -177,8 +209,9 @@ def _wait_backfill(af, dag_id: str, backfill_id: int, expected: int, timeout: fl
     deadline = time.monotonic() + timeout
     while True:
         af.check_alive()
-        runs = [r for r in af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")
-                ["dag_runs"]]
+        runs = [
+            r for r in af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
+        ]
         done = [r for r in runs if r["state"] in ("success", "failed")]
         if len(runs) >= expected and len(done) == len(runs):
             return runs
@@ -188,7 +221,12 @@ def _wait_backfill(af, dag_id: str, backfill_id: int, expected: int, timeout: fl
 
 
 def test_airflow_dags_backfill_is_gone_in_airflow_3(e2e: E2EStack):
-    proc = subprocess.run([str(Path(sys.executable).parent / "airflow"), "dags", "backfill", "x"],
-                          env=e2e.airflow.env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "dags", "backfill", "x"],
+        env=e2e.airflow.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert "airflow backfill create" in proc.stdout + proc.stderr

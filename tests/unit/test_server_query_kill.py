@@ -17,7 +17,9 @@ import pytest
 from backfill import sql as sqlt
 from backfill.clickhouse import ClickHouse, QueryTag
 
-TEMPLATE = sqlt.Template("t", "SELECT count() FROM events WHERE team_id = {team_id:Int64} AND toDate(timestamp) = {day:Date}")
+TEMPLATE = sqlt.Template(
+    "t", "SELECT count() FROM events WHERE team_id = {team_id:Int64} AND toDate(timestamp) = {day:Date}"
+)
 
 
 class RecordingClient:
@@ -43,14 +45,24 @@ def server(monkeypatch):
     monkeypatch.setattr(clickhouse_driver, "Client", RecordingClient)
     from airflow.models import Connection
 
-    conn = Connection(conn_id="clickhouse_default", conn_type="clickhouse", host="ch.internal", port=9000,
-                      login="airflow", password="pw", schema="analytics")
+    conn = Connection(
+        conn_id="clickhouse_default",
+        conn_type="clickhouse",
+        host="ch.internal",
+        port=9000,
+        login="airflow",
+        password="pw",
+        schema="analytics",
+    )
     return ClickHouse.from_connection(conn)
 
 
 def test_values_travel_as_server_side_parameters(server):
-    rows = server.query(TEMPLATE, {"team_id": 42, "day": dt.date(2024, 3, 1)},
-                        tag=QueryTag("web_preagg_backfill", 42, dt.date(2024, 3, 1), "detect"))
+    rows = server.query(
+        TEMPLATE,
+        {"team_id": 42, "day": dt.date(2024, 3, 1)},
+        tag=QueryTag("web_preagg_backfill", 42, dt.date(2024, 3, 1), "detect"),
+    )
     assert rows == [{"count()": 7}]
     call = RecordingClient.calls[0]
     assert call["query"] == TEMPLATE.text, "the SQL text is sent unchanged: no value formatted into it"

@@ -30,13 +30,15 @@ def world(world_snapshot, appdb):
         ch.query(tq("truncate"), {"t": table})
     for table in WORLD_TABLES:
         ch.query(tq("snapshot_restore"), {"src": f"wp_snap_{table}", "dst": table})
-    appdb.upsert_teams([{"id": t, "name": f"team {t}", "web_analytics_pre_aggregated_tables_enabled": t in ENABLED}
-                        for t in SPEC.team_ids])
+    appdb.upsert_teams(
+        [
+            {"id": t, "name": f"team {t}", "web_analytics_pre_aggregated_tables_enabled": t in ENABLED}
+            for t in SPEC.team_ids
+        ]
+    )
     return ch
 
 
 @pytest.fixture
 def ledger(appdb):
     return Ledger(appdb)
-
-

@@ -19,8 +19,11 @@ def test_gap_report_in_process(world, connections, capsys):
     rc = cli_main(["gaps", "web-preagg", "--days-back", "14", "--end-date", WINDOW_END.isoformat()])
     out = capsys.readouterr().out
     assert rc == 1  # gaps exist
-    grid = {line[:8].strip(): line[10:] for line in out.splitlines()
-            if len(line) > 10 and line[:8].strip().isdigit()}
+    grid = {
+        line[:8].strip(): line[10:]
+        for line in out.splitlines()
+        if len(line) > 10 and line[:8].strip().isdigit()
+    }
     assert set(grid) == {"1", "2", "3"}  # enabled teams only (team 4 is not)
     # window 2024-03-19..2024-04-01 (index 0..13): team 1 misses 03-31 in both tables ('.'), team 2
     # 03-28 in stats (only bounces present: 'b'), team 3 03-20 in bounces (only stats: 's')
@@ -32,8 +35,19 @@ def test_gap_report_in_process(world, connections, capsys):
 
 
 def test_gap_report_json_and_team_filter(world, connections, capsys):
-    rc = cli_main(["gaps", "web-preagg", "--days-back", "32", "--end-date", WINDOW_END.isoformat(),
-                   "--team-ids", "3,1", "--json"])
+    rc = cli_main(
+        [
+            "gaps",
+            "web-preagg",
+            "--days-back",
+            "32",
+            "--end-date",
+            WINDOW_END.isoformat(),
+            "--team-ids",
+            "3,1",
+            "--json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert rc == 1
     got = {(m["team_id"], m["day"]) for m in data["missing"]}
@@ -50,8 +64,24 @@ def test_gap_report_as_a_command(world, connections):
     """``python -m backfill gaps web-preagg`` in its own process (BaseHook reads AIRFLOW_CONN_* outside a task)."""
     world.close()  # one process per chdb directory: hand it over to the command
     env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
-    out = subprocess.run([sys.executable, "-m", "backfill", "gaps", "web-preagg", "--days-back", "3",
-                          "--end-date", D(2024, 3, 22).isoformat(), "--tables", "bounces"],
-                         env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backfill",
+            "gaps",
+            "web-preagg",
+            "--days-back",
+            "3",
+            "--end-date",
+            D(2024, 3, 22).isoformat(),
+            "--tables",
+            "bounces",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1, out.stderr[-2000:]
     assert "MISSING team 3 day 2024-03-20: missing in bounces" in out.stdout

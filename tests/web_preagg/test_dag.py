@@ -34,7 +34,9 @@ CONF = {"end_date": WINDOW_END.isoformat(), "lookback_days": SPEC.days}
 
 @pytest.fixture(scope="module")
 def dag(airflow_db):
-    spec = importlib.util.spec_from_file_location(f"web_preagg_dag_{uuid.uuid4().hex}", ROOT_DAGS / "web_preagg_backfill.py")
+    spec = importlib.util.spec_from_file_location(
+        f"web_preagg_dag_{uuid.uuid4().hex}", ROOT_DAGS / "web_preagg_backfill.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -58,8 +60,11 @@ def xcom(dr, task_id: str):
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        row = session.query(XComModel).filter_by(dag_id=dr.dag_id, run_id=dr.run_id, task_id=task_id,
-                                                 key="return_value").one_or_none()
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dr.dag_id, run_id=dr.run_id, task_id=task_id, key="return_value")
+            .one_or_none()
+        )
         return XComModel.deserialize_value(row) if row is not None else None
 
 
@@ -126,11 +131,14 @@ def test_dry_run_writes_nothing(world, ledger, connections, dag):
     assert ledger.rows(FAMILY) == []
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"team_ids": ["1; DROP"]}, "1; DROP"),
-    ({"lookback_days": -3}, "lookback_days"),
-    ({"tables": ["web_pre_aggregated_stats", "events"]}, "events"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"team_ids": ["1; DROP"]}, "1; DROP"),
+        ({"lookback_days": -3}, "lookback_days"),
+        ({"tables": ["web_pre_aggregated_stats", "events"]}, "events"),
+    ],
+)
 def test_bad_params_are_refused_and_nothing_is_written(world, ledger, connections, dag, bad, message):
     from airflow.sdk.definitions.param import ParamValidationError
 

@@ -69,7 +69,10 @@ def test_recompute_equals_from_scratch_and_leaves_other_teams_byte_identical(wor
     after = raw_rows(ch)
     assert rows_except(after, {(team_id, day)}) == rows_except(before, {(team_id, day)})
     row = ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day)[0]
-    assert row["status"] == DONE and row["source_count"] == python_team_day_pageviews(ch, [1], day, day)[(1, day)]
+    assert (
+        row["status"] == DONE
+        and row["source_count"] == python_team_day_pageviews(ch, [1], day, day)[(1, day)]
+    )
     assert detect(ch, ledger, [team_id], Window(day, day)).missing == []
 
 
@@ -130,7 +133,9 @@ def test_expired_claim_is_taken_over(world, ledger):
     assert ledger.claim(key, "killed-run", lease_seconds=600)
     t = ledger.t
     with ledger.db.engine.begin() as conn:  # the killed task's lease ran out
-        conn.execute(sa.update(t).where(key.where(t)).values(lease_expires_at=utcnow() - dt.timedelta(seconds=1)))
+        conn.execute(
+            sa.update(t).where(key.where(t)).values(lease_expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
     res = recompute_team_day(ch, ledger, team_id, day, TABLES, owner="me")
     assert res["status"] == "done"
     row = ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day)[0]
@@ -166,7 +171,11 @@ def test_daily_job_days_without_ledger_baseline_are_checked_against_target(world
 def test_one_table_only(world, ledger):
     ch = world
     d = detect(ch, ledger, list(ENABLED), WINDOW, (STATS,))
-    assert {(m.team_id, m.day) for m in d.missing} == {(1, D(2024, 3, 5)), (2, D(2024, 3, 28)), (1, D(2024, 3, 31))}
+    assert {(m.team_id, m.day) for m in d.missing} == {
+        (1, D(2024, 3, 5)),
+        (2, D(2024, 3, 28)),
+        (1, D(2024, 3, 31)),
+    }
     before = raw_rows(ch, D(2024, 3, 28), D(2024, 3, 28))
     recompute_team_day(ch, ledger, 2, D(2024, 3, 28), (STATS,), owner="t")
     after = raw_rows(ch, D(2024, 3, 28), D(2024, 3, 28))
@@ -197,15 +206,25 @@ def test_cleanup_ledger_and_orphan_staging(world, ledger):
     today = utcnow().date()
     t = ledger.t
     rows = [  # (day, status, source_count, updated_at) -> kept?
-        (today - dt.timedelta(days=400), DONE, 10, old, False),   # baseline older than 365 days
-        (today - dt.timedelta(days=200), DONE, 10, old, True),    # baseline within 365 days
+        (today - dt.timedelta(days=400), DONE, 10, old, False),  # baseline older than 365 days
+        (today - dt.timedelta(days=200), DONE, 10, old, True),  # baseline within 365 days
         (today - dt.timedelta(days=200), FAILED, None, old, False),  # no baseline, older than 90 days
         (today - dt.timedelta(days=5), FAILED, None, utcnow(), True),  # recent
     ]
     with ledger.db.engine.begin() as conn:
         for i, (day, status, sc, upd, _) in enumerate(rows):
-            conn.execute(sa.insert(t).values(family=FAMILY, team_id=100 + i, day=day, kind=KIND, status=status,
-                                             source_count=sc, updated_at=upd, attempts=1))
+            conn.execute(
+                sa.insert(t).values(
+                    family=FAMILY,
+                    team_id=100 + i,
+                    day=day,
+                    kind=KIND,
+                    status=status,
+                    source_count=sc,
+                    updated_at=upd,
+                    attempts=1,
+                )
+            )
     out = cleanup_ledger(ledger)
     assert out["ledger_rows_removed"] == 2
     left = {r["team_id"] for r in ledger.rows(FAMILY)}
@@ -226,15 +245,18 @@ def test_top_teams_by_median_daily_pageviews(world):
     from backfill.clickhouse import QueryTag
     from backfill.web_preagg.select_teams import top_teams
 
-    rows = world.query(tq("events_rows"), {"team_ids": list(SPEC.team_ids), "start_day": WINDOW.start,
-                                           "end_day": WINDOW.end})
+    rows = world.query(
+        tq("events_rows"), {"team_ids": list(SPEC.team_ids), "start_day": WINDOW.start, "end_day": WINDOW.end}
+    )
     daily = defaultdict(int)
     for r in rows:
         ts = r["timestamp"].astimezone(dt.UTC)
         if r["event"] == "$pageview" and WINDOW.start <= ts.date() <= WINDOW.end:
             daily[(r["team_id"], ts.date())] += 1
-    medians = {t: median([daily.get((t, WINDOW.start + dt.timedelta(days=i)), 0) for i in range(WINDOW.days)])
-               for t in SPEC.team_ids}
+    medians = {
+        t: median([daily.get((t, WINDOW.start + dt.timedelta(days=i)), 0) for i in range(WINDOW.days)])
+        for t in SPEC.team_ids
+    }
     expected = sorted(sorted(medians, key=lambda t: (-medians[t], t))[:2])
     assert top_teams(world, WINDOW, 2, QueryTag("tests")) == expected
 
@@ -247,4 +269,8 @@ def test_demo_summaries(world, ledger):
     recompute_team_day(world, ledger, 1, D(2024, 3, 5), TABLES, owner="demo")
     after = gap_summary(world, ledger, list(ENABLED), WINDOW.start, WINDOW.end)
     assert after["missing_team_days"] == 3 and after["stale_team_days"] == 0
-    assert ledger_summary(ledger, WINDOW.start, WINDOW.end) == {"by_status": {"done": 1}, "team_days": 1, "failed": []}
+    assert ledger_summary(ledger, WINDOW.start, WINDOW.end) == {
+        "by_status": {"done": 1},
+        "team_days": 1,
+        "failed": [],
+    }

@@ -20,14 +20,26 @@ D = dt.date
 
 ENABLED = (1, 2, 3)
 NOT_ENABLED = 4  # has events, never selected
-SPEC = DemoSpec(team_ids=(1, 2, 3, 4), start_day=D(2024, 3, 1), days=32, sessions_per_day=60,
-                quiet_days=((2, D(2024, 3, 10)),))
+SPEC = DemoSpec(
+    team_ids=(1, 2, 3, 4),
+    start_day=D(2024, 3, 1),
+    days=32,
+    sessions_per_day=60,
+    quiet_days=((2, D(2024, 3, 10)),),
+)
 WINDOW_END = SPEC.end_day  # 2024-04-01
 # deliberate gaps in "yesterday's daily job output": (team, day) both tables, (team, day, table) one
-GAPS = {(1, D(2024, 3, 5)), (3, D(2024, 3, 20), BOUNCES), (2, D(2024, 3, 28), STATS), (1, D(2024, 3, 31)),
-        (2, D(2024, 3, 10))}  # 2024-03-10 is team 2's quiet day: nothing to compute, never missing
+GAPS = {
+    (1, D(2024, 3, 5)),
+    (3, D(2024, 3, 20), BOUNCES),
+    (2, D(2024, 3, 28), STATS),
+    (1, D(2024, 3, 31)),
+    (2, D(2024, 3, 10)),
+}  # 2024-03-10 is team 2's quiet day: nothing to compute, never missing
 EXPECTED_MISSING = {  # (team, day) -> tables missing
-    (1, D(2024, 3, 5)): {STATS, BOUNCES}, (3, D(2024, 3, 20)): {BOUNCES}, (2, D(2024, 3, 28)): {STATS},
+    (1, D(2024, 3, 5)): {STATS, BOUNCES},
+    (3, D(2024, 3, 20)): {BOUNCES},
+    (2, D(2024, 3, 28)): {STATS},
     (1, D(2024, 3, 31)): {STATS, BOUNCES},
 }
 
@@ -105,8 +117,13 @@ def from_scratch(ch: ClickHouse, table: str, team_id: int, day: dt.date) -> list
 
 def raw_rows(ch: ClickHouse, start: dt.date = SPEC.start_day, end: dt.date = SPEC.end_day) -> dict:
     """{table: [(team_id, day, hex of the row's bytes)]} for both tables."""
-    return {t: [(r["team_id"], r["day"], r["row"]) for r in ch.query(tq("raw_rows"), {
-        "t": t, "start_day": start, "end_day": end})] for t in TABLES}
+    return {
+        t: [
+            (r["team_id"], r["day"], r["row"])
+            for r in ch.query(tq("raw_rows"), {"t": t, "start_day": start, "end_day": end})
+        ]
+        for t in TABLES
+    }
 
 
 def rows_except(snapshot: dict, team_days: set) -> dict:

@@ -144,8 +144,13 @@ def is_transient_s3(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError) or bool(_S3_TRANSIENT.search(str(exc)))
 
 
-def with_retries(fn: Callable[[], T], is_transient: Callable[[BaseException], bool], what: str,
-                 *, attempts: int | None = None) -> T:
+def with_retries(
+    fn: Callable[[], T],
+    is_transient: Callable[[BaseException], bool],
+    what: str,
+    *,
+    attempts: int | None = None,
+) -> T:
     """Run ``fn``; retry transient faults with exponential backoff; re-raise anything else at once."""
     retrying = Retrying(
         retry=retry_if_exception(is_transient),
@@ -153,8 +158,11 @@ def with_retries(fn: Callable[[], T], is_transient: Callable[[BaseException], bo
         wait=wait_exponential(multiplier=DUCKLING.retry_wait_initial_s, max=DUCKLING.retry_wait_max_s),
         reraise=True,
         before_sleep=lambda rs: log.warning(
-            "%s: transient fault (attempt %d), retrying: %s", what, rs.attempt_number,
-            str(rs.outcome.exception())[:300]),
+            "%s: transient fault (attempt %d), retrying: %s",
+            what,
+            rs.attempt_number,
+            str(rs.outcome.exception())[:300],
+        ),
     )
     return retrying(fn)
 

@@ -33,8 +33,10 @@ def file_name(run_id: str, try_number: int) -> str:
 
 
 def object_key(dataset: str, team_id: int, day: dt.date, name: str) -> str:
-    return (f"backfill/{dataset}/team_id={int(team_id)}/year={day.year:04d}/month={day.month:02d}/"
-            f"day={day.day:02d}/{name}.parquet")
+    return (
+        f"backfill/{dataset}/team_id={int(team_id)}/year={day.year:04d}/month={day.month:02d}/"
+        f"day={day.day:02d}/{name}.parquet"
+    )
 
 
 def day_prefix(dataset: str, team_id: int, day: dt.date) -> str:
@@ -62,8 +64,11 @@ class Exporter:
         return QueryTag(dag_id=self.dag_id, team_id=self.duckling.team_id, day=day, what=what)
 
     def _creds(self) -> dict[str, str]:
-        return {"key_id": self.access.key_id, "secret": self.access.secret,
-                "session_token": self.access.session_token or ""}
+        return {
+            "key_id": self.access.key_id,
+            "secret": self.access.secret,
+            "session_token": self.access.session_token or "",
+        }
 
     def _run(self, day: dt.date, what: str, fn):
         try:
@@ -71,27 +76,48 @@ class Exporter:
         except DucklingError:
             raise
         except Exception as exc:
-            raise DucklingError(self.duckling.team_id, day, f"{what} failed: {describe(exc)}",
-                                transient=is_transient_clickhouse(exc)) from None
+            raise DucklingError(
+                self.duckling.team_id,
+                day,
+                f"{what} failed: {describe(exc)}",
+                transient=is_transient_clickhouse(exc),
+            ) from None
 
     def _write(self, template: str, dataset: str, day: dt.date, params: dict[str, Any]) -> tuple[str, int]:
         """Write one file under a fresh key (a new key per retry); return (s3 URL, rows in the file)."""
+
         def attempt():
             key = object_key(dataset, self.duckling.team_id, day, file_name(self.run_id, self.try_number))
             url = self.access.http_url(self.duckling.bucket, key)
-            self.ch.query(template, {**params, "url": url, **self._creds()},
-                          tag=self._tag(day, f"export {dataset}"), settings=self.settings)
+            self.ch.query(
+                template,
+                {**params, "url": url, **self._creds()},
+                tag=self._tag(day, f"export {dataset}"),
+                settings=self.settings,
+            )
             return key, url
 
         key, url = self._run(day, f"export {dataset}", attempt)
-        rows = self._run(day, f"count {dataset} file", lambda: self.ch.scalar(
-            "duckling/count_file", {"url": url, **self._creds()}, tag=self._tag(day, "count file")))
+        rows = self._run(
+            day,
+            f"count {dataset} file",
+            lambda: self.ch.scalar(
+                "duckling/count_file", {"url": url, **self._creds()}, tag=self._tag(day, "count file")
+            ),
+        )
         return f"s3://{self.duckling.bucket}/{key}", int(rows)
 
     def events(self, day: dt.date) -> ExportResult:
         team = {"team_id": self.duckling.team_id, "day": day}
-        n = int(self._run(day, "count events", lambda: self.ch.scalar(
-            "duckling/count_events", team, tag=self._tag(day, "count events"), settings=self.settings)))
+        n = int(
+            self._run(
+                day,
+                "count events",
+                lambda: self.ch.scalar(
+                    "duckling/count_events", team, tag=self._tag(day, "count events"), settings=self.settings
+                ),
+            )
+        )
         if n == 0:
             return ExportResult(detail={"clickhouse_count": 0})
         path, rows = self._write("duckling/export_events", EVENTS, day, team)
@@ -99,9 +125,16 @@ class Exporter:
 
     def persons(self, day: dt.date, *, full: bool = False) -> ExportResult:
         params = {"team_id": self.duckling.team_id, "day": day, "full": int(full)}
-        counts = self._run(day, "count person changes", lambda: self.ch.query(
-            "duckling/changed_persons_count", params, tag=self._tag(day, "count persons"),
-            settings=self.settings))[0]
+        counts = self._run(
+            day,
+            "count person changes",
+            lambda: self.ch.query(
+                "duckling/changed_persons_count",
+                params,
+                tag=self._tag(day, "count persons"),
+                settings=self.settings,
+            ),
+        )[0]
         result = ExportResult(detail={"persons": 0, "distinct_ids": 0, "full": full})
         suffix = "_full" if full else ""
         if int(counts["persons"]):
@@ -109,8 +142,9 @@ class Exporter:
             result.files.append(path)
             result.detail["persons"] = rows
         if int(counts["distinct_ids"]):
-            path, rows = self._write("duckling/export_person_distinct_ids", f"person_distinct_ids{suffix}",
-                                     day, params)
+            path, rows = self._write(
+                "duckling/export_person_distinct_ids", f"person_distinct_ids{suffix}", day, params
+            )
             result.files.append(path)
             result.detail["distinct_ids"] = rows
         result.source_count = result.detail["persons"] + result.detail["distinct_ids"]

@@ -51,8 +51,12 @@ def attach_sql(duckling: Duckling, password: str | None) -> str:
     if duckling.is_local:
         target = f"ducklake:{duckling.catalog_path}"
     else:
-        parts = {"dbname": duckling.db_database, "host": duckling.db_host, "port": duckling.db_port,
-                 "user": duckling.db_username}
+        parts = {
+            "dbname": duckling.db_database,
+            "host": duckling.db_host,
+            "port": duckling.db_port,
+            "user": duckling.db_username,
+        }
         if password:
             parts["password"] = password
         target = "ducklake:postgres:" + " ".join(f"{k}={_libpq(v)}" for k, v in parts.items())
@@ -85,8 +89,12 @@ def _file_lock(path: str, timeout_s: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise CatalogBusyError(None, None, f"local DuckLake catalog {path} is held by another "
-                                           f"process; gave up after {timeout_s:.0f}s") from None
+                    raise CatalogBusyError(
+                        None,
+                        None,
+                        f"local DuckLake catalog {path} is held by another "
+                        f"process; gave up after {timeout_s:.0f}s",
+                    ) from None
                 time.sleep(DUCKLING.local_catalog_lock_poll_s)
         yield
     finally:
@@ -112,6 +120,7 @@ class Lake:
 
     def _txn(self, body: Callable[[], Any], what: str) -> Any:
         """Run ``body`` in one DuckLake transaction; retry the whole of it on transient faults."""
+
         def attempt():
             self.con.execute("BEGIN TRANSACTION")
             try:
@@ -124,6 +133,7 @@ class Lake:
                 except Exception:  # the failed COMMIT may already have ended the transaction
                     pass
                 raise
+
         return with_retries(attempt, is_transient_duckdb, what)
 
     # --- tables -------------------------------------------------------------------------------
@@ -135,8 +145,11 @@ class Lake:
         for table in schema.TABLES_FOR_KIND[kind]:
             if not self.columns(table.name):
                 if not create_if_missing:
-                    raise SchemaError(self.team_id, day, f"lake table {table.name} does not exist and "
-                                      "create_tables_if_missing is false")
+                    raise SchemaError(
+                        self.team_id,
+                        day,
+                        f"lake table {table.name} does not exist and create_tables_if_missing is false",
+                    )
 
                 def create(table=table):
                     if self.columns(table.name):  # a concurrent creator won: nothing to do
@@ -149,13 +162,17 @@ class Lake:
             if validate:
                 problems = schema.check_columns(table, self.columns(table.name))
                 if problems:
-                    raise SchemaError(self.team_id, day, f"lake table {table.name} does not match the export: "
-                                      + "; ".join(problems))
+                    raise SchemaError(
+                        self.team_id,
+                        day,
+                        f"lake table {table.name} does not match the export: " + "; ".join(problems),
+                    )
 
     def drop_tables(self) -> None:
         def drop():
             for table in schema.TABLES.values():
                 self.con.execute(f"DROP TABLE IF EXISTS lake.main.{table.name}")
+
         self._txn(drop, f"team {self.team_id} drop lake tables")
 
     # --- events -------------------------------------------------------------------------------
@@ -171,8 +188,14 @@ class Lake:
         hits = self._fetch(q("registered_paths"), {"basename": base})
         return [h["path"] for h in hits if path.endswith(h["path"]) or h["path"].endswith(path)]
 
-    def register_events(self, day: dt.date, paths: list[str], *, cleanup: bool = True,
-                        before_commit: Callable[[], None] | None = None) -> None:
+    def register_events(
+        self,
+        day: dt.date,
+        paths: list[str],
+        *,
+        cleanup: bool = True,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
         """One transaction: delete the team-day (unless cleanup is off), add this attempt's files, commit.
 
         A path the catalog already references (in any snapshot) is refused: DuckLake would accept it
@@ -183,11 +206,15 @@ class Lake:
         def body():
             for path in paths:
                 if self._already_registered(path):
-                    raise DucklingError(self.team_id, day, f"file {path} is already registered in the "
-                                        "catalog; refusing to register it twice")
+                    raise DucklingError(
+                        self.team_id,
+                        day,
+                        f"file {path} is already registered in the catalog; refusing to register it twice",
+                    )
             if cleanup:
-                self.con.execute(q("delete_events_day"),
-                                 {"team_id": self.team_id, "day_start": start, "day_end": end})
+                self.con.execute(
+                    q("delete_events_day"), {"team_id": self.team_id, "day_start": start, "day_end": end}
+                )
             for path in paths:
                 self.con.execute(q("add_events_file"), {"path": path})
             if before_commit:
@@ -197,12 +224,20 @@ class Lake:
 
     def events_day_count(self, day: dt.date) -> tuple[int, int]:
         start, end = day_window(day)
-        r = self._fetch(q("count_events_day"), {"team_id": self.team_id, "day_start": start, "day_end": end})[0]
+        r = self._fetch(q("count_events_day"), {"team_id": self.team_id, "day_start": start, "day_end": end})[
+            0
+        ]
         return int(r["n"]), int(r["uuids"])
 
     # --- persons ------------------------------------------------------------------------------
-    def merge_persons(self, persons_paths: list[str], distinct_id_paths: list[str], *, day: Any = None,
-                      before_commit: Callable[[], None] | None = None) -> tuple[int, int]:
+    def merge_persons(
+        self,
+        persons_paths: list[str],
+        distinct_id_paths: list[str],
+        *,
+        day: Any = None,
+        before_commit: Callable[[], None] | None = None,
+    ) -> tuple[int, int]:
         """Stage the files, then one transaction merging them version-guarded. Returns (staged, applied)."""
         for stmt in qs("empty_stage"):
             self.con.execute(stmt)
@@ -210,8 +245,11 @@ class Lake:
             self.con.execute(q("stage_persons"), {"paths": persons_paths, "team_id": self.team_id})
         if distinct_id_paths:
             self.con.execute(q("stage_distinct_ids"), {"paths": distinct_id_paths, "team_id": self.team_id})
-        staged = int(self.con.execute("SELECT (SELECT count(*) FROM new_persons) + "
-                                      "(SELECT count(*) FROM new_distinct_ids)").fetchone()[0])
+        staged = int(
+            self.con.execute(
+                "SELECT (SELECT count(*) FROM new_persons) + (SELECT count(*) FROM new_distinct_ids)"
+            ).fetchone()[0]
+        )
 
         def body():
             for stmt in qs("merge_persons") + qs("merge_distinct_ids"):
@@ -224,20 +262,28 @@ class Lake:
         return staged, applied
 
     def persons(self) -> list[dict]:
-        return self._fetch("SELECT CAST(id AS VARCHAR) AS id, version, properties FROM lake.main.persons "
-                           "WHERE team_id = $t ORDER BY id", {"t": self.team_id})
+        return self._fetch(
+            "SELECT CAST(id AS VARCHAR) AS id, version, properties FROM lake.main.persons "
+            "WHERE team_id = $t ORDER BY id",
+            {"t": self.team_id},
+        )
 
     def distinct_ids(self) -> list[dict]:
-        return self._fetch("SELECT distinct_id, CAST(person_id AS VARCHAR) AS person_id, version "
-                           "FROM lake.main.person_distinct_ids WHERE team_id = $t ORDER BY distinct_id",
-                           {"t": self.team_id})
+        return self._fetch(
+            "SELECT distinct_id, CAST(person_id AS VARCHAR) AS person_id, version "
+            "FROM lake.main.person_distinct_ids WHERE team_id = $t ORDER BY distinct_id",
+            {"t": self.team_id},
+        )
 
 
 @contextmanager
 def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | None = None) -> Iterator[Lake]:
     """Attach the duckling's catalog (one attach per task); hold the file lock for a local catalog."""
-    lock = (_file_lock(duckling.catalog_path, lock_timeout_s or DUCKLING.local_catalog_lock_timeout_s)
-            if duckling.is_local else _nullcontext())
+    lock = (
+        _file_lock(duckling.catalog_path, lock_timeout_s or DUCKLING.local_catalog_lock_timeout_s)
+        if duckling.is_local
+        else _nullcontext()
+    )
     try:
         with lock:
             # a local file catalog needs no postgres extension (each LOAD costs ~0.1-0.3 s per task)
@@ -247,13 +293,19 @@ def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | N
                 password = None if duckling.is_local else duckling.password()
                 sql = attach_sql(duckling, password)
                 try:
-                    with_retries(lambda: con.execute(sql), is_transient_duckdb, f"team {duckling.team_id} attach")
+                    with_retries(
+                        lambda: con.execute(sql), is_transient_duckdb, f"team {duckling.team_id} attach"
+                    )
                 except Exception as exc:
                     cause = describe(exc)
                     if password:
                         cause = cause.replace(password, "***")
-                    raise DucklingError(duckling.team_id, None, f"cannot attach DuckLake catalog: {cause}",
-                                        transient=is_transient_duckdb(exc)) from None
+                    raise DucklingError(
+                        duckling.team_id,
+                        None,
+                        f"cannot attach DuckLake catalog: {cause}",
+                        transient=is_transient_duckdb(exc),
+                    ) from None
                 yield Lake(con, duckling)
             finally:
                 con.close()

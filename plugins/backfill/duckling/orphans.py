@@ -41,7 +41,7 @@ def find_orphans(files: list[str], registered: set[str], protected: set[str]) ->
 def remove(s3client, paths: list[str]) -> list[str]:
     removed = []
     for path in paths:
-        bucket, key = path[len("s3://"):].split("/", 1)
+        bucket, key = path[len("s3://") :].split("/", 1)
         s3client.delete_object(Bucket=bucket, Key=key)
         removed.append(path)
     return removed

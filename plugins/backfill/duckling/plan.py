@@ -33,8 +33,13 @@ def label(team_id: int, day: str, kind: str) -> str:
 
 
 def item(team_id: int, day: dt.date, kind: str, reason: str) -> dict[str, Any]:
-    return {"team_id": int(team_id), "day": day.isoformat(), "kind": kind, "reason": reason,
-            "label": label(team_id, day.isoformat(), kind)}
+    return {
+        "team_id": int(team_id),
+        "day": day.isoformat(),
+        "kind": kind,
+        "reason": reason,
+        "label": label(team_id, day.isoformat(), kind),
+    }
 
 
 def _date(value: Any, name: str) -> dt.date | None:
@@ -75,7 +80,8 @@ class Options:
             raise OptionsError(f"unknown params {unknown}")
         team_ids = p.get("team_ids") or []
         if not isinstance(team_ids, list | tuple) or not all(
-                isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in team_ids):
+            isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in team_ids
+        ):
             raise OptionsError(f"team_ids must be a list of positive integers, got {team_ids!r}")
         start, end = _date(p.get("start_date"), "start_date"), _date(p.get("end_date"), "end_date")
         if start and not end:
@@ -90,25 +96,43 @@ class Options:
         if not kinds or not isinstance(kinds, list | tuple) or any(k not in USER_KINDS for k in kinds):
             raise OptionsError(f"kinds must be a non-empty subset of {list(USER_KINDS)}, got {kinds!r}")
         max_partitions = p.get("max_partitions", DUCKLING.max_partitions)
-        if not isinstance(max_partitions, int) or isinstance(max_partitions, bool) or not (
-                1 <= max_partitions <= DUCKLING.max_map_length):
-            raise OptionsError(f"max_partitions must be an integer in 1..{DUCKLING.max_map_length}, "
-                               f"got {max_partitions!r}")
+        if (
+            not isinstance(max_partitions, int)
+            or isinstance(max_partitions, bool)
+            or not (1 <= max_partitions <= DUCKLING.max_map_length)
+        ):
+            raise OptionsError(
+                f"max_partitions must be an integer in 1..{DUCKLING.max_map_length}, got {max_partitions!r}"
+            )
         flags = {}
-        for name in ("dry_run", "skip_ducklake_registration", "skip_schema_validation",
-                     "cleanup_existing_partition_data", "create_tables_if_missing", "delete_tables"):
+        for name in (
+            "dry_run",
+            "skip_ducklake_registration",
+            "skip_schema_validation",
+            "cleanup_existing_partition_data",
+            "create_tables_if_missing",
+            "delete_tables",
+        ):
             value = p.get(name, cls.__dataclass_fields__[name].default)
             if not isinstance(value, bool):
                 raise OptionsError(f"{name} must be true or false, got {value!r}")
             flags[name] = value
         if flags["delete_tables"] and not team_ids:
-            raise OptionsError("delete_tables drops every duckling table: it needs team_ids naming the teams "
-                               "explicitly")
+            raise OptionsError(
+                "delete_tables drops every duckling table: it needs team_ids naming the teams explicitly"
+            )
         if flags["delete_tables"] and flags["skip_ducklake_registration"]:
             raise OptionsError("delete_tables with skip_ducklake_registration would leave empty tables")
         settings = check_clickhouse_settings(p.get("clickhouse_settings") or {})
-        return cls(team_ids=tuple(team_ids), start_date=start, end_date=end, kinds=tuple(dict.fromkeys(kinds)),
-                   max_partitions=max_partitions, clickhouse_settings=settings, **flags)
+        return cls(
+            team_ids=tuple(team_ids),
+            start_date=start,
+            end_date=end,
+            kinds=tuple(dict.fromkeys(kinds)),
+            max_partitions=max_partitions,
+            clickhouse_settings=settings,
+            **flags,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -127,8 +151,10 @@ def check_clickhouse_settings(settings: Any) -> dict[str, Any]:
         if key in REFUSED_SETTINGS:
             raise OptionsError(f"clickhouse_settings.{key} is refused: {REFUSED_SETTINGS[key]}")
         if key not in DUCKLING.clickhouse_settings_allowlist:
-            raise OptionsError(f"clickhouse_settings.{key} is not allowed; allowed: "
-                               f"{', '.join(DUCKLING.clickhouse_settings_allowlist)}")
+            raise OptionsError(
+                f"clickhouse_settings.{key} is not allowed; allowed: "
+                f"{', '.join(DUCKLING.clickhouse_settings_allowlist)}"
+            )
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise OptionsError(f"clickhouse_settings.{key} must be a non-negative number, got {value!r}")
         out[key] = value
@@ -140,32 +166,81 @@ def params_schema() -> dict[str, Any]:
     from airflow.sdk import Param
 
     return {
-        "team_ids": Param([], type="array", items={"type": "integer", "minimum": 1},
-                          title="Team ids", description="Teams to process; empty = every team in duckling_registry."),
-        "start_date": Param(None, type=["null", "string"], format="date",
-                            title="Start date", description="First day (UTC) of a range to process instead of the run's day."),
-        "end_date": Param(None, type=["null", "string"], format="date",
-                          title="End date", description="Last day (UTC, inclusive) of the range."),
-        "kinds": Param(list(USER_KINDS), type="array", items={"type": "string", "enum": list(USER_KINDS)},
-                       minItems=1, title="Kinds", description="What to export: events, persons."),
-        "max_partitions": Param(DUCKLING.max_partitions, type="integer", minimum=1,
-                                maximum=DUCKLING.max_map_length,
-                                title="Maximum partitions per run", description="At most this many team-day partitions per run; the rest waits."),
-        "dry_run": Param(False, type="boolean", title="Dry run", description="Plan only: no writes anywhere."),
-        "skip_ducklake_registration": Param(False, type="boolean",
-                                            title="Skip DuckLake registration", description="Export to S3 only; record the files in the ledger."),
-        "skip_schema_validation": Param(False, type="boolean",
-                                        title="Skip schema validation", description="Skip the pre-flight check of the lake table columns."),
+        "team_ids": Param(
+            [],
+            type="array",
+            items={"type": "integer", "minimum": 1},
+            title="Team ids",
+            description="Teams to process; empty = every team in duckling_registry.",
+        ),
+        "start_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Start date",
+            description="First day (UTC) of a range to process instead of the run's day.",
+        ),
+        "end_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="End date",
+            description="Last day (UTC, inclusive) of the range.",
+        ),
+        "kinds": Param(
+            list(USER_KINDS),
+            type="array",
+            items={"type": "string", "enum": list(USER_KINDS)},
+            minItems=1,
+            title="Kinds",
+            description="What to export: events, persons.",
+        ),
+        "max_partitions": Param(
+            DUCKLING.max_partitions,
+            type="integer",
+            minimum=1,
+            maximum=DUCKLING.max_map_length,
+            title="Maximum partitions per run",
+            description="At most this many team-day partitions per run; the rest waits.",
+        ),
+        "dry_run": Param(
+            False, type="boolean", title="Dry run", description="Plan only: no writes anywhere."
+        ),
+        "skip_ducklake_registration": Param(
+            False,
+            type="boolean",
+            title="Skip DuckLake registration",
+            description="Export to S3 only; record the files in the ledger.",
+        ),
+        "skip_schema_validation": Param(
+            False,
+            type="boolean",
+            title="Skip schema validation",
+            description="Skip the pre-flight check of the lake table columns.",
+        ),
         "cleanup_existing_partition_data": Param(
-            True, type="boolean",
-            title="Replace the team-day's existing rows", description="Delete the team-day's rows in the lake in the same transaction as the new files. "
-                        "false appends (gives up the one-copy guarantee)."),
-        "create_tables_if_missing": Param(True, type="boolean", title="Create tables if missing", description="Create missing lake tables."),
-        "delete_tables": Param(False, type="boolean",
-                               title="Drop and recreate tables", description="Drop and recreate the lake tables of team_ids first (needs team_ids)."),
-        "clickhouse_settings": Param({}, type="object",
-                                     title="ClickHouse settings", description="ClickHouse resource settings, e.g. {\"max_threads\": 4}; "
-                                                 "allowlist: " + ", ".join(DUCKLING.clickhouse_settings_allowlist)),
+            True,
+            type="boolean",
+            title="Replace the team-day's existing rows",
+            description="Delete the team-day's rows in the lake in the same transaction as the new files. "
+            "false appends (gives up the one-copy guarantee).",
+        ),
+        "create_tables_if_missing": Param(
+            True, type="boolean", title="Create tables if missing", description="Create missing lake tables."
+        ),
+        "delete_tables": Param(
+            False,
+            type="boolean",
+            title="Drop and recreate tables",
+            description="Drop and recreate the lake tables of team_ids first (needs team_ids).",
+        ),
+        "clickhouse_settings": Param(
+            {},
+            type="object",
+            title="ClickHouse settings",
+            description='ClickHouse resource settings, e.g. {"max_threads": 4}; '
+            "allowlist: " + ", ".join(DUCKLING.clickhouse_settings_allowlist),
+        ),
     }
 
 
@@ -200,9 +275,18 @@ def _cap(candidates: Iterable[dict[str, Any]], live: set[Key], cap: int) -> tupl
     return items, {"planned": len(items), "in_progress": in_progress, "deferred_over_cap": over}
 
 
-def plan_daily(*, teams: list[int], days: list[dt.date], kinds: tuple[str, ...], failed: list[Key],
-               late: list[tuple[int, dt.date]], live: set[Key], cap: int) -> tuple[list[dict], dict[str, Any]]:
+def plan_daily(
+    *,
+    teams: list[int],
+    days: list[dt.date],
+    kinds: tuple[str, ...],
+    failed: list[Key],
+    late: list[tuple[int, dt.date]],
+    live: set[Key],
+    cap: int,
+) -> tuple[list[dict], dict[str, Any]]:
     """Day(s) of the run for every team and kind, then failed partitions, then late-event days."""
+
     def gen():
         for d in days:
             for t in teams:
@@ -215,12 +299,21 @@ def plan_daily(*, teams: list[int], days: list[dt.date], kinds: tuple[str, ...],
             for t, d in sorted(late, key=lambda x: (x[1], x[0])):
                 if t in teams:
                     yield item(t, d, "events", "late events")
+
     return _cap(gen(), live, cap)
 
 
-def plan_full(*, earliest: dict[int, dt.date | None], until: dt.date, since: dt.date | None,
-              done: set[tuple[int, dt.date]], needs_full_persons: list[int], kinds: tuple[str, ...],
-              live: set[Key], cap: int) -> tuple[list[dict], dict[str, Any]]:
+def plan_full(
+    *,
+    earliest: dict[int, dt.date | None],
+    until: dt.date,
+    since: dt.date | None,
+    done: set[tuple[int, dt.date]],
+    needs_full_persons: list[int],
+    kinds: tuple[str, ...],
+    live: set[Key],
+    cap: int,
+) -> tuple[list[dict], dict[str, Any]]:
     """Round-robin over teams, oldest pending day first; a team's first run adds its full persons export."""
     pending: dict[int, list[dt.date]] = {}
     for team, first in sorted(earliest.items()):

@@ -26,7 +26,9 @@ from backfill.duckling.errors import RegistryError
 
 _BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
@@ -53,8 +55,10 @@ class Duckling:
         return bool(self.catalog_path)
 
     def __repr__(self) -> str:  # never print the password
-        return (f"Duckling(team_id={self.team_id}, bucket={self.bucket!r}, "
-                f"catalog={'local ' + str(self.catalog_path) if self.is_local else self.db_host})")
+        return (
+            f"Duckling(team_id={self.team_id}, bucket={self.bucket!r}, "
+            f"catalog={'local ' + str(self.catalog_path) if self.is_local else self.db_host})"
+        )
 
     __str__ = __repr__
 
@@ -68,9 +72,11 @@ class Duckling:
             try:
                 value = BaseHook.get_connection(self.db_password_conn_id).password
             except Exception as exc:
-                raise RegistryError(self.team_id, None,
-                                    f"db_password_conn_id {self.db_password_conn_id!r} cannot be read: "
-                                    f"{type(exc).__name__}") from None
+                raise RegistryError(
+                    self.team_id,
+                    None,
+                    f"db_password_conn_id {self.db_password_conn_id!r} cannot be read: {type(exc).__name__}",
+                ) from None
         else:
             value = self.db_password
         if value:
@@ -79,6 +85,7 @@ class Duckling:
 
     def validate(self) -> Duckling:
         """Raise RegistryError for the first invalid field; return self when the row is usable."""
+
         def bad(field: str, why: str) -> RegistryError:
             return RegistryError(self.team_id, None, f"invalid duckling_registry row: {field} {why}")
 
@@ -89,7 +96,11 @@ class Duckling:
         if not self.bucket_region or not _REGION.match(self.bucket_region):
             raise bad("bucket_region", f"{self.bucket_region!r} is not an AWS region")
         if self.is_local:
-            if not os.path.isabs(self.catalog_path) or "'" in self.catalog_path or "\x00" in self.catalog_path:
+            if (
+                not os.path.isabs(self.catalog_path)
+                or "'" in self.catalog_path
+                or "\x00" in self.catalog_path
+            ):
                 raise bad("catalog_path", f"{self.catalog_path!r} must be an absolute path without quotes")
             if any(getattr(self, f) for f in ("db_host", "db_port", "db_database", "db_username")):
                 raise bad("catalog_path", "is set together with db_* fields: choose one form of the row")
@@ -145,7 +156,8 @@ class Registry:
     def upsert(self, **row: Any) -> None:
         t = self.db.table("duckling_registry")
         stmt = self.db.insert(t).values(**row)
-        stmt = stmt.on_conflict_do_update(index_elements=[t.c.team_id],
-                                          set_={k: stmt.excluded[k] for k in row if k != "team_id"})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.team_id], set_={k: stmt.excluded[k] for k in row if k != "team_id"}
+        )
         with self.db.engine.begin() as conn:
             conn.execute(stmt)

@@ -34,21 +34,40 @@ class LakeTable:
         return f"CREATE TABLE IF NOT EXISTS lake.main.{self.name} ({cols})"
 
     def partition_sql(self) -> str | None:
-        return f"ALTER TABLE lake.main.{self.name} SET PARTITIONED BY ({self.partition_by})" if self.partition_by else None
+        return (
+            f"ALTER TABLE lake.main.{self.name} SET PARTITIONED BY ({self.partition_by})"
+            if self.partition_by
+            else None
+        )
 
 
 EVENTS = LakeTable(
     "events",
-    (("uuid", "UUID"), ("event", "VARCHAR"), ("properties", "VARCHAR"), ("timestamp", TIMESTAMPTZ),
-     ("team_id", "BIGINT"), ("distinct_id", "VARCHAR"), ("person_id", "UUID"), ("session_id", "VARCHAR"),
-     ("elements_chain", "VARCHAR"), ("created_at", TIMESTAMPTZ)),
+    (
+        ("uuid", "UUID"),
+        ("event", "VARCHAR"),
+        ("properties", "VARCHAR"),
+        ("timestamp", TIMESTAMPTZ),
+        ("team_id", "BIGINT"),
+        ("distinct_id", "VARCHAR"),
+        ("person_id", "UUID"),
+        ("session_id", "VARCHAR"),
+        ("elements_chain", "VARCHAR"),
+        ("created_at", TIMESTAMPTZ),
+    ),
     key_columns=("team_id", "timestamp", "uuid"),
     partition_by="team_id, year(timestamp), month(timestamp), day(timestamp)",
 )
 PERSONS = LakeTable(
     "persons",
-    (("team_id", "BIGINT"), ("id", "UUID"), ("created_at", TIMESTAMPTZ), ("properties", "VARCHAR"),
-     ("is_identified", "BOOLEAN"), ("version", "BIGINT")),
+    (
+        ("team_id", "BIGINT"),
+        ("id", "UUID"),
+        ("created_at", TIMESTAMPTZ),
+        ("properties", "VARCHAR"),
+        ("is_identified", "BOOLEAN"),
+        ("version", "BIGINT"),
+    ),
     key_columns=("team_id", "id", "version"),
 )
 PERSON_DISTINCT_IDS = LakeTable(
@@ -62,8 +81,11 @@ PERSON_DELETIONS = LakeTable(
     key_columns=("team_id", "entity", "key", "version"),
 )
 TABLES = {t.name: t for t in (EVENTS, PERSONS, PERSON_DISTINCT_IDS, PERSON_DELETIONS)}
-TABLES_FOR_KIND = {"events": (EVENTS,), "persons": (PERSONS, PERSON_DISTINCT_IDS, PERSON_DELETIONS),
-                   "persons_full": (PERSONS, PERSON_DISTINCT_IDS, PERSON_DELETIONS)}
+TABLES_FOR_KIND = {
+    "events": (EVENTS,),
+    "persons": (PERSONS, PERSON_DISTINCT_IDS, PERSON_DELETIONS),
+    "persons_full": (PERSONS, PERSON_DISTINCT_IDS, PERSON_DELETIONS),
+}
 
 
 def check_columns(table: LakeTable, actual: dict[str, str]) -> list[str]:

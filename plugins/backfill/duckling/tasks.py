@@ -77,8 +77,13 @@ def _key(item: dict[str, Any]) -> PartitionKey:
 
 
 # --- detect ---------------------------------------------------------------------------------------
-def detect(mode: str, params: dict[str, Any] | Options, run: RunInfo, env: Env | None = None,
-           today: dt.date | None = None) -> dict[str, Any]:
+def detect(
+    mode: str,
+    params: dict[str, Any] | Options,
+    run: RunInfo,
+    env: Env | None = None,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
     """Plan the run. Bad params raise OptionsError before anything is written."""
     today = today or _today()
     options = params if isinstance(params, Options) else Options.from_params(params, today=today)
@@ -89,23 +94,46 @@ def detect(mode: str, params: dict[str, Any] | Options, run: RunInfo, env: Env |
     live = env.ledger.live_claims(FAMILY)
     if mode == "daily":
         days = days_of_run(options, run.data_interval_start, today)
-        failed = [(int(r["team_id"]), r["day"], r["kind"]) for r in env.ledger.rows(
-            FAMILY, status=FAILED, start=today - dt.timedelta(days=DUCKLING.retry_failed_days),
-            end=today - dt.timedelta(days=1))]
+        failed = [
+            (int(r["team_id"]), r["day"], r["kind"])
+            for r in env.ledger.rows(
+                FAMILY,
+                status=FAILED,
+                start=today - dt.timedelta(days=DUCKLING.retry_failed_days),
+                end=today - dt.timedelta(days=1),
+            )
+        ]
         late = late_event_days(teams, max(days), env) if "events" in options.kinds and teams else []
-        items, summary = plan_daily(teams=teams, days=days, kinds=options.kinds, failed=failed, late=late,
-                                    live=live, cap=options.max_partitions)
+        items, summary = plan_daily(
+            teams=teams,
+            days=days,
+            kinds=options.kinds,
+            failed=failed,
+            late=late,
+            live=live,
+            cap=options.max_partitions,
+        )
         summary["days"] = [d.isoformat() for d in days]
     elif mode == "full":
         earliest = earliest_days(teams, env, cache=not options.dry_run)
         until = options.end_date or today - dt.timedelta(days=1)
         done_status = {DONE, EXPORTED} if options.skip_ducklake_registration else {DONE}
-        done = {(int(r["team_id"]), r["day"]) for r in env.ledger.rows(FAMILY, team_ids=teams, kind=EVENTS)
-                if r["status"] in done_status}
+        done = {
+            (int(r["team_id"]), r["day"])
+            for r in env.ledger.rows(FAMILY, team_ids=teams, kind=EVENTS)
+            if r["status"] in done_status
+        }
         needs = [t for t in teams if earliest.get(t) is not None and not _full_persons_done(t, env)]
-        items, summary = plan_full(earliest=earliest, until=until, since=options.start_date, done=done,
-                                   needs_full_persons=needs, kinds=options.kinds, live=live,
-                                   cap=options.max_partitions)
+        items, summary = plan_full(
+            earliest=earliest,
+            until=until,
+            since=options.start_date,
+            done=done,
+            needs_full_persons=needs,
+            kinds=options.kinds,
+            live=live,
+            cap=options.max_partitions,
+        )
         summary["earliest"] = {t: (d.isoformat() if d else None) for t, d in earliest.items()}
         summary["remaining_days"] = {str(t): n for t, n in summary["remaining_days"].items()}
     else:
@@ -114,16 +142,24 @@ def detect(mode: str, params: dict[str, Any] | Options, run: RunInfo, env: Env |
     if options.dry_run:
         summary["would_do"] = [i["label"] for i in items]
         items = []
-    log.info("duckling %s plan: %d partitions, %d in progress, %d deferred over the cap", mode, len(items),
-             len(summary["in_progress"]), summary["deferred_over_cap"])
+    log.info(
+        "duckling %s plan: %d partitions, %d in progress, %d deferred over the cap",
+        mode,
+        len(items),
+        len(summary["in_progress"]),
+        summary["deferred_over_cap"],
+    )
     return {"items": items, "summary": summary}
 
 
 def late_event_days(teams: list[int], day: dt.date, env: Env) -> list[tuple[int, dt.date]]:
     """Days in the settle window before ``day`` whose ClickHouse count differs from the exported count."""
     start, end = day - dt.timedelta(days=DUCKLING.settle_days), day - dt.timedelta(days=1)
-    rows = env.ch.query("duckling/count_events_days", {"team_ids": teams, "start_day": start, "end_day": end},
-                        tag=QueryTag(dag_id=DUCKLING.daily_dag_id, what="settle check"))
+    rows = env.ch.query(
+        "duckling/count_events_days",
+        {"team_ids": teams, "start_day": start, "end_day": end},
+        tag=QueryTag(dag_id=DUCKLING.daily_dag_id, what="settle check"),
+    )
     now_counts = {(int(r["team_id"]), r["day"]): int(r["n"]) for r in rows}
     late = []
     for r in env.ledger.rows(FAMILY, team_ids=teams, start=start, end=end, kind=EVENTS, status=DONE):
@@ -156,12 +192,21 @@ def earliest_days(teams: list[int], env: Env, *, cache: bool = True) -> dict[int
     """Each team's first day with events: cached in duckling_team_state, asked of ClickHouse once."""
     t = _team_state(env)
     with env.db.engine.connect() as conn:
-        known = {int(r.team_id): r.earliest_day for r in conn.execute(
-            sa.select(t.c.team_id, t.c.earliest_day).where(t.c.team_id.in_(teams), t.c.earliest_day.isnot(None)))}
+        known = {
+            int(r.team_id): r.earliest_day
+            for r in conn.execute(
+                sa.select(t.c.team_id, t.c.earliest_day).where(
+                    t.c.team_id.in_(teams), t.c.earliest_day.isnot(None)
+                )
+            )
+        }
     missing = [x for x in teams if x not in known]
     if missing:
-        rows = env.ch.query("duckling/earliest_day", {"team_ids": missing},
-                            tag=QueryTag(dag_id=DUCKLING.full_dag_id, what="earliest day"))
+        rows = env.ch.query(
+            "duckling/earliest_day",
+            {"team_ids": missing},
+            tag=QueryTag(dag_id=DUCKLING.full_dag_id, what="earliest day"),
+        )
         for r in rows:
             known[int(r["team_id"])] = r["earliest_day"]
             if cache:
@@ -199,10 +244,14 @@ def export_partition(item: dict[str, Any], options: Options, run: RunInfo, env: 
         return {**out, "status": "in_progress"}
     try:
         access = access_for(duckling, run.run_id, env.aws_conn_id)
-        exporter = Exporter(env.ch, access, duckling, run.run_id, run.try_number, run.dag_id,
-                            options.clickhouse_settings)
-        res = exporter.events(key.day) if key.kind == EVENTS else exporter.persons(
-            key.day, full=key.kind == PERSONS_FULL)
+        exporter = Exporter(
+            env.ch, access, duckling, run.run_id, run.try_number, run.dag_id, options.clickhouse_settings
+        )
+        res = (
+            exporter.events(key.day)
+            if key.kind == EVENTS
+            else exporter.persons(key.day, full=key.kind == PERSONS_FULL)
+        )
     except Exception as exc:
         err = exc if isinstance(exc, DucklingError) else DucklingError(key.team_id, key.day, describe(exc))
         _record_failure(env, key, run, err)
@@ -210,10 +259,14 @@ def export_partition(item: dict[str, Any], options: Options, run: RunInfo, env: 
     detail = {"export": res.detail, "run_id": run.run_id}
     if options.skip_ducklake_registration:
         detail["registration"] = "skipped: skip_ducklake_registration"
-        env.ledger.mark(key, run.owner, EXPORTED, files=res.files, source_count=res.source_count, detail=detail)
+        env.ledger.mark(
+            key, run.owner, EXPORTED, files=res.files, source_count=res.source_count, detail=detail
+        )
         status = "exported_only"
     else:
-        env.ledger.mark(key, run.owner, CLAIMED, files=res.files, source_count=res.source_count, detail=detail)
+        env.ledger.mark(
+            key, run.owner, CLAIMED, files=res.files, source_count=res.source_count, detail=detail
+        )
         status = "exported"
     log.info("%s: exported %d rows in %d file(s)", item["label"], res.source_count, len(res.files))
     return {**out, "files": res.files, "source_count": res.source_count, "status": status}
@@ -227,8 +280,9 @@ def _record_failure(env: Env, key: PartitionKey, run: RunInfo, err: Exception) -
 
 
 # --- register -------------------------------------------------------------------------------------
-def register_partition(exported: dict[str, Any], options: Options, run: RunInfo, env: Env | None = None,
-                       *, before_commit=None) -> dict:
+def register_partition(
+    exported: dict[str, Any], options: Options, run: RunInfo, env: Env | None = None, *, before_commit=None
+) -> dict:
     """One DuckLake transaction for the partition; then verify counts and record the outcome."""
     if exported.get("status") != "exported":
         return dict(exported)
@@ -238,31 +292,51 @@ def register_partition(exported: dict[str, Any], options: Options, run: RunInfo,
     try:
         env.ledger.renew(key, run.owner, DUCKLING.lease_seconds)
     except ClaimLost:
-        raise DucklingError(key.team_id, key.day, "lost the ledger claim before registration (lease expired and "
-                            "another run took the partition over); nothing registered") from None
+        raise DucklingError(
+            key.team_id,
+            key.day,
+            "lost the ledger claim before registration (lease expired and "
+            "another run took the partition over); nothing registered",
+        ) from None
     detail: dict[str, Any] = {"run_id": run.run_id}
     try:
         duckling = env.registry.get(key.team_id)
         access = access_for(duckling, run.run_id, env.aws_conn_id)
         with open_lake(duckling, access) as lake:
-            lake.ensure_tables(key.kind, create_if_missing=options.create_tables_if_missing,
-                               validate=not options.skip_schema_validation, day=key.day)
+            lake.ensure_tables(
+                key.kind,
+                create_if_missing=options.create_tables_if_missing,
+                validate=not options.skip_schema_validation,
+                day=key.day,
+            )
             if key.kind == EVENTS:
-                lake.register_events(key.day, files, cleanup=options.cleanup_existing_partition_data,
-                                     before_commit=before_commit)
+                lake.register_events(
+                    key.day,
+                    files,
+                    cleanup=options.cleanup_existing_partition_data,
+                    before_commit=before_commit,
+                )
                 target, uuids = lake.events_day_count(key.day)
                 detail.update(lake_rows=target, lake_uuids=uuids)
                 if not options.cleanup_existing_partition_data:
                     detail["warning"] = "appended without cleanup: one-copy guarantee given up"
                 elif target != source or uuids != target:
-                    raise DucklingError(key.team_id, key.day, f"lake holds {target} rows ({uuids} distinct uuids) "
-                                        f"after registration, the exported file(s) had {source}")
+                    raise DucklingError(
+                        key.team_id,
+                        key.day,
+                        f"lake holds {target} rows ({uuids} distinct uuids) "
+                        f"after registration, the exported file(s) had {source}",
+                    )
             else:
                 persons, distinct = split_person_files(files)
-                staged, target = lake.merge_persons(persons, distinct, day=key.day, before_commit=before_commit)
+                staged, target = lake.merge_persons(
+                    persons, distinct, day=key.day, before_commit=before_commit
+                )
                 detail.update(staged=staged, applied=target)
                 if target != staged:
-                    raise DucklingError(key.team_id, key.day, f"persons merge applied {target} of {staged} rows")
+                    raise DucklingError(
+                        key.team_id, key.day, f"persons merge applied {target} of {staged} rows"
+                    )
     except Exception as exc:
         err = exc if isinstance(exc, DucklingError) else DucklingError(key.team_id, key.day, describe(exc))
         if err.team_id is None:
@@ -296,18 +370,28 @@ class Report:
         by_status: dict[str, int] = {}
         for r in self.rows:
             by_status[r["status"]] = by_status.get(r["status"], 0) + 1
-        return {"mode": self.mode, "by_status": by_status, "failed": [r["label"] + ": " + (r["error"] or "")
-                                                                      for r in self.failed],
-                "in_progress": self.in_progress, "deferred_over_cap": self.deferred_over_cap,
-                "orphans_removed": self.orphans_removed, "orphans_kept": self.orphans_kept,
-                "warnings": self.warnings, "would_do": self.would_do,
-                "rows": [{k: r[k] for k in ("label", "status", "source_count", "target_count")} for r in self.rows]}
+        return {
+            "mode": self.mode,
+            "by_status": by_status,
+            "failed": [r["label"] + ": " + (r["error"] or "") for r in self.failed],
+            "in_progress": self.in_progress,
+            "deferred_over_cap": self.deferred_over_cap,
+            "orphans_removed": self.orphans_removed,
+            "orphans_kept": self.orphans_kept,
+            "warnings": self.warnings,
+            "would_do": self.would_do,
+            "rows": [
+                {k: r[k] for k in ("label", "status", "source_count", "target_count")} for r in self.rows
+            ],
+        }
 
     def text(self) -> str:
         lines = [f"duckling {self.mode} report"]
         for r in self.rows:
-            lines.append(f"  {r['label']:<40} {r['status']:<9} source={r['source_count']} lake={r['target_count']}"
-                         + (f"  error: {r['error']}" if r["error"] else ""))
+            lines.append(
+                f"  {r['label']:<40} {r['status']:<9} source={r['source_count']} lake={r['target_count']}"
+                + (f"  error: {r['error']}" if r["error"] else "")
+            )
         for w in self.warnings:
             lines.append(f"  WARNING: {w}")
         if self.in_progress:
@@ -323,33 +407,58 @@ class Report:
         return "\n".join(lines)
 
 
-def report(summary: dict[str, Any], options: Options, run: RunInfo, env: Env | None = None,
-           *, raise_on_failure: bool = True) -> dict[str, Any]:
+def report(
+    summary: dict[str, Any],
+    options: Options,
+    run: RunInfo,
+    env: Env | None = None,
+    *,
+    raise_on_failure: bool = True,
+) -> dict[str, Any]:
     """Outcome of every planned partition from the ledger, orphans, warnings. Fails if a partition failed."""
     env = env or Env.from_connections()
-    rep = Report(summary["mode"], in_progress=summary.get("in_progress", []),
-                 deferred_over_cap=summary.get("deferred_over_cap", 0), would_do=summary.get("would_do", []))
+    rep = Report(
+        summary["mode"],
+        in_progress=summary.get("in_progress", []),
+        deferred_over_cap=summary.get("deferred_over_cap", 0),
+        would_do=summary.get("would_do", []),
+    )
     items = [] if options.dry_run else summary.get("items", [])
     ledger = _ledger_rows_for(items, env)  # one query for every planned partition
     for it in items:
-        r = ledger.get((int(it["team_id"]), it["day"], it["kind"]),
-                       {"status": "not run", "source_count": None, "target_count": None, "error": None})
+        r = ledger.get(
+            (int(it["team_id"]), it["day"], it["kind"]),
+            {"status": "not run", "source_count": None, "target_count": None, "error": None},
+        )
         if r["status"] == CLAIMED and r.get("claim_owner") != run.owner:
             r = {**r, "status": "in_progress"}
-        rep.rows.append({"label": it["label"], "status": r["status"], "source_count": r["source_count"],
-                         "target_count": r["target_count"], "error": r.get("error")})
+        rep.rows.append(
+            {
+                "label": it["label"],
+                "status": r["status"],
+                "source_count": r["source_count"],
+                "target_count": r["target_count"],
+                "error": r.get("error"),
+            }
+        )
     if not options.cleanup_existing_partition_data and items:
-        rep.warnings.append("cleanup_existing_partition_data=false: files were APPENDED without deleting the "
-                            "day's existing rows; the one-copy guarantee is given up for these partitions")
+        rep.warnings.append(
+            "cleanup_existing_partition_data=false: files were APPENDED without deleting the "
+            "day's existing rows; the one-copy guarantee is given up for these partitions"
+        )
     if options.skip_ducklake_registration and items:
-        rep.warnings.append("skip_ducklake_registration: files were written to S3 and recorded in the ledger, "
-                            "not registered in the DuckLake")
+        rep.warnings.append(
+            "skip_ducklake_registration: files were written to S3 and recorded in the ledger, "
+            "not registered in the DuckLake"
+        )
     if not options.dry_run:
         _orphans(items, run, env, rep)
     log.info("%s", rep.text())
     result = rep.as_dict()
     if raise_on_failure and rep.failed:
-        raise DucklingError(None, None, f"{len(rep.failed)} partition(s) failed: " + "; ".join(result["failed"])[:3000])
+        raise DucklingError(
+            None, None, f"{len(rep.failed)} partition(s) failed: " + "; ".join(result["failed"])[:3000]
+        )
     return result
 
 
@@ -358,8 +467,9 @@ def _ledger_rows_for(items: list[dict], env: Env) -> dict[tuple[int, str, str], 
     if not items:
         return {}
     days = [dt.date.fromisoformat(it["day"]) for it in items]
-    rows = env.ledger.rows(FAMILY, team_ids=sorted({int(it["team_id"]) for it in items}),
-                           start=min(days), end=max(days))
+    rows = env.ledger.rows(
+        FAMILY, team_ids=sorted({int(it["team_id"]) for it in items}), start=min(days), end=max(days)
+    )
     return {(int(r["team_id"]), r["day"].isoformat(), r["kind"]): r for r in rows}
 
 
@@ -382,8 +492,10 @@ def _orphans(items: list[dict], run: RunInfo, env: Env, rep: Report) -> None:
                 ledger_rows = env.ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day, kind=EVENTS)
                 now = utcnow()
                 found = orphans.find_orphans(files, registered, orphans.protected_files(ledger_rows, now))
-                live = any(r["status"] == CLAIMED and r["lease_expires_at"] and r["lease_expires_at"] > now
-                           for r in ledger_rows)
+                live = any(
+                    r["status"] == CLAIMED and r["lease_expires_at"] and r["lease_expires_at"] > now
+                    for r in ledger_rows
+                )
                 if live:
                     rep.orphans_kept += found
                 else:

@@ -17,8 +17,11 @@ from backfill.web_preagg.recompute import STAGING_PREFIX, staging_created_at
 log = logging.getLogger(__name__)
 
 
-def cleanup_ledger(ledger: Ledger, retention_days: int = WEB_PREAGG.ledger_retention_days,
-                   baseline_days: int = LEDGER.min_baseline_retention_days) -> dict:
+def cleanup_ledger(
+    ledger: Ledger,
+    retention_days: int = WEB_PREAGG.ledger_retention_days,
+    baseline_days: int = LEDGER.min_baseline_retention_days,
+) -> dict:
     """Remove this family's finished ledger rows not updated for ``retention_days``.
 
     Rows that hold a stale-check baseline (source_count set) are kept while their day is within
@@ -29,18 +32,28 @@ def cleanup_ledger(ledger: Ledger, retention_days: int = WEB_PREAGG.ledger_reten
     # rows without a baseline (failed, skipped ...) need no protection beyond the retention
     t = ledger.t
     stmt = sa.delete(t).where(
-        t.c.family == FAMILY, t.c.source_count.is_(None), t.c.status != CLAIMED,
+        t.c.family == FAMILY,
+        t.c.source_count.is_(None),
+        t.c.status != CLAIMED,
         t.c.updated_at < utcnow() - dt.timedelta(days=retention_days),
     )
     with ledger.db.engine.begin() as conn:
         without = conn.execute(stmt).rowcount
-    log.info("ledger cleanup: removed %d rows (retention %d days, baselines kept %d days)",
-             with_baseline + without, retention_days, baseline_days)
+    log.info(
+        "ledger cleanup: removed %d rows (retention %d days, baselines kept %d days)",
+        with_baseline + without,
+        retention_days,
+        baseline_days,
+    )
     return {"ledger_rows_removed": with_baseline + without}
 
 
-def drop_orphan_staging(ch: ClickHouse, max_age_hours: int = WEB_PREAGG.staging_max_age_hours,
-                        now: float | None = None, dag_id: str = WEB_PREAGG.dag_id) -> list[str]:
+def drop_orphan_staging(
+    ch: ClickHouse,
+    max_age_hours: int = WEB_PREAGG.staging_max_age_hours,
+    now: float | None = None,
+    dag_id: str = WEB_PREAGG.dag_id,
+) -> list[str]:
     """Drop staging tables older than ``max_age_hours`` (their tasks are long gone)."""
     now = now or time.time()
     dropped = []

@@ -46,13 +46,23 @@ class TeamDay:
     reason: str
 
     def to_dict(self) -> dict:
-        return {"team_id": self.team_id, "day": self.day.isoformat(), "tables": list(self.tables),
-                "source_pageviews": self.source_pageviews, "reason": self.reason}
+        return {
+            "team_id": self.team_id,
+            "day": self.day.isoformat(),
+            "tables": list(self.tables),
+            "source_pageviews": self.source_pageviews,
+            "reason": self.reason,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> TeamDay:
-        return cls(int(d["team_id"]), dt.date.fromisoformat(d["day"]), tuple(d["tables"]),
-                   int(d["source_pageviews"]), d["reason"])
+        return cls(
+            int(d["team_id"]),
+            dt.date.fromisoformat(d["day"]),
+            tuple(d["tables"]),
+            int(d["source_pageviews"]),
+            d["reason"],
+        )
 
 
 @dataclass
@@ -70,8 +80,11 @@ class Detection:
 
     def to_dict(self, *, with_present: bool = False) -> dict:
         out = {
-            "window": self.window.to_dict(), "team_count": len(self.team_ids), "tables": list(self.tables),
-            "missing": [m.to_dict() for m in self.missing], "stale": [s.to_dict() for s in self.stale],
+            "window": self.window.to_dict(),
+            "team_count": len(self.team_ids),
+            "tables": list(self.tables),
+            "missing": [m.to_dict() for m in self.missing],
+            "stale": [s.to_dict() for s in self.stale],
             "present_count": len(self.present),
         }
         if with_present:
@@ -79,28 +92,48 @@ class Detection:
         return out
 
 
-def query_coverage(ch: ClickHouse, team_ids: list[int], window: Window, tables: tuple[str, ...],
-                   tag: QueryTag) -> list[Coverage]:
+def query_coverage(
+    ch: ClickHouse, team_ids: list[int], window: Window, tables: tuple[str, ...], tag: QueryTag
+) -> list[Coverage]:
     """The one detection query. No team ids: nothing to check (the query is not sent)."""
     if not team_ids:
         return []
-    rows = ch.query("web_preagg/detect", {
-        "team_ids": [int(t) for t in team_ids], "start_day": window.start, "end_day": window.end,
-        "tables": list(tables),
-    }, tag=tag)
-    return [Coverage(int(r["team_id"]), r["day"], r["table_name"], int(r["source_pageviews"]),
-                     int(r["target_rows"]), int(r["target_pageviews"])) for r in rows]
+    rows = ch.query(
+        "web_preagg/detect",
+        {
+            "team_ids": [int(t) for t in team_ids],
+            "start_day": window.start,
+            "end_day": window.end,
+            "tables": list(tables),
+        },
+        tag=tag,
+    )
+    return [
+        Coverage(
+            int(r["team_id"]),
+            r["day"],
+            r["table_name"],
+            int(r["source_pageviews"]),
+            int(r["target_rows"]),
+            int(r["target_pageviews"]),
+        )
+        for r in rows
+    ]
 
 
 def ledger_baselines(ledger: Ledger, team_ids: list[int], window: Window) -> dict[tuple[int, dt.date], int]:
     """Source pageview counts recorded when this backfill last computed each team-day."""
-    rows = ledger.rows(FAMILY, team_ids=list(team_ids), start=window.start, end=window.end, kind=KIND,
-                       status=DONE)
-    return {(int(r["team_id"]), r["day"]): int(r["source_count"]) for r in rows if r["source_count"] is not None}
+    rows = ledger.rows(
+        FAMILY, team_ids=list(team_ids), start=window.start, end=window.end, kind=KIND, status=DONE
+    )
+    return {
+        (int(r["team_id"]), r["day"]): int(r["source_count"]) for r in rows if r["source_count"] is not None
+    }
 
 
-def classify(coverage: list[Coverage], baselines: dict[tuple[int, dt.date], int],
-             tables: tuple[str, ...]) -> tuple[list[TeamDay], list[TeamDay], list[TeamDay]]:
+def classify(
+    coverage: list[Coverage], baselines: dict[tuple[int, dt.date], int], tables: tuple[str, ...]
+) -> tuple[list[TeamDay], list[TeamDay], list[TeamDay]]:
     """Pure: (missing, stale, present) team-days, newest first within each team order.
 
     missing: the team had traffic (sessions starting that day with >= 1 pageview) and at least one
@@ -133,15 +166,25 @@ def classify(coverage: list[Coverage], baselines: dict[tuple[int, dt.date], int]
                 if t not in stale_tables:
                     stale_tables.append(t)
         if reasons:
-            stale.append(TeamDay(team_id, day, tuple(t for t in tables if t in stale_tables), source,
-                                 "; ".join(reasons)))
+            stale.append(
+                TeamDay(
+                    team_id, day, tuple(t for t in tables if t in stale_tables), source, "; ".join(reasons)
+                )
+            )
         elif all(t in per_table and per_table[t].present for t in tables):
             present.append(TeamDay(team_id, day, tables, source, "present"))
     return missing, stale, present
 
 
-def detect(ch: ClickHouse, ledger: Ledger | None, team_ids: list[int], window: Window,
-           tables: tuple[str, ...] = TABLES, *, dag_id: str = WEB_PREAGG.dag_id) -> Detection:
+def detect(
+    ch: ClickHouse,
+    ledger: Ledger | None,
+    team_ids: list[int],
+    window: Window,
+    tables: tuple[str, ...] = TABLES,
+    *,
+    dag_id: str = WEB_PREAGG.dag_id,
+) -> Detection:
     tag = QueryTag(dag_id, day=f"{window.start}..{window.end}", what=f"detect {len(team_ids)} teams")
     coverage = query_coverage(ch, team_ids, window, tables, tag)
     baselines = ledger_baselines(ledger, team_ids, window) if ledger is not None and team_ids else {}

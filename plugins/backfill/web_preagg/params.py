@@ -22,36 +22,67 @@ def dag_params() -> dict[str, Any]:
     d = WEB_PREAGG
     return {
         "team_ids": Param(
-            [], type="array", items={"type": "integer", "minimum": 1}, uniqueItems=True,
-            title="Team ids", description="Check only these teams (overrides every other team source).",
+            [],
+            type="array",
+            items={"type": "integer", "minimum": 1},
+            uniqueItems=True,
+            title="Team ids",
+            description="Check only these teams (overrides every other team source).",
         ),
         "end_date": Param(
-            None, type=["null", "string"], format="date", title="Window end (inclusive)",
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Window end (inclusive)",
             description="Last day of the window. Default: the run's data interval start, else yesterday (UTC).",
         ),
         "lookback_days": Param(
-            d.lookback_days, type="integer", minimum=1, maximum=d.max_lookback_days,
-            title="Lookback days", description="Complete days in the window, ending with the window end.",
+            d.lookback_days,
+            type="integer",
+            minimum=1,
+            maximum=d.max_lookback_days,
+            title="Lookback days",
+            description="Complete days in the window, ending with the window end.",
         ),
         "min_missing_partitions": Param(
-            d.min_missing_partitions, type="integer", minimum=0, title="Minimum missing team-days",
+            d.min_missing_partitions,
+            type="integer",
+            minimum=0,
+            title="Minimum missing team-days",
             description="Recompute missing team-days only when at least this many are missing.",
         ),
         "max_partitions_per_run": Param(
-            d.max_partitions_per_run, type="integer", minimum=1, maximum=d.max_partitions_cap,
-            title="Maximum team-days per run", description="At most this many team-days per run, newest first.",
+            d.max_partitions_per_run,
+            type="integer",
+            minimum=1,
+            maximum=d.max_partitions_cap,
+            title="Maximum team-days per run",
+            description="At most this many team-days per run, newest first.",
         ),
         "tables": Param(
-            list(TABLES), type="array", items={"type": "string", "enum": list(TABLES)}, minItems=1,
-            uniqueItems=True, title="Tables", description="Which pre-aggregated tables to check and recompute.",
+            list(TABLES),
+            type="array",
+            items={"type": "string", "enum": list(TABLES)},
+            minItems=1,
+            uniqueItems=True,
+            title="Tables",
+            description="Which pre-aggregated tables to check and recompute.",
         ),
         "include_top_teams": Param(
-            d.include_top_teams, type="boolean", title="Include top teams",
+            d.include_top_teams,
+            type="boolean",
+            title="Include top teams",
             description=f"Also check the top {d.top_teams_by_pageviews} teams by median daily pageviews.",
         ),
-        "dry_run": Param(False, type="boolean", title="Dry run", description="Detect, plan and report only; write nothing."),
-        "force": Param(False, type="boolean", title="Force",
-                       description="Recompute every team-day with traffic in the window, even if present."),
+        "dry_run": Param(
+            False, type="boolean", title="Dry run", description="Detect, plan and report only; write nothing."
+        ),
+        "force": Param(
+            False,
+            type="boolean",
+            title="Force",
+            description="Recompute every team-day with traffic in the window, even if present.",
+        ),
     }
 
 
@@ -125,8 +156,11 @@ def validate_run_params(raw: dict[str, Any]) -> RunParams:
     end_date = None
     if end not in (None, ""):
         try:
-            end_date = end if isinstance(end, dt.date) and not isinstance(end, dt.datetime) \
+            end_date = (
+                end
+                if isinstance(end, dt.date) and not isinstance(end, dt.datetime)
                 else dt.date.fromisoformat(str(end))
+            )
         except ValueError:
             raise ValueError(f"param end_date={end!r} is invalid: expected a date YYYY-MM-DD") from None
     tables = raw.get("tables")
@@ -151,9 +185,15 @@ def validate_run_params(raw: dict[str, Any]) -> RunParams:
 def _defaults() -> dict[str, Any]:
     d = WEB_PREAGG
     return {
-        "team_ids": [], "end_date": None, "lookback_days": d.lookback_days,
-        "min_missing_partitions": d.min_missing_partitions, "max_partitions_per_run": d.max_partitions_per_run,
-        "tables": list(TABLES), "include_top_teams": d.include_top_teams, "dry_run": False, "force": False,
+        "team_ids": [],
+        "end_date": None,
+        "lookback_days": d.lookback_days,
+        "min_missing_partitions": d.min_missing_partitions,
+        "max_partitions_per_run": d.max_partitions_per_run,
+        "tables": list(TABLES),
+        "include_top_teams": d.include_top_teams,
+        "dry_run": False,
+        "force": False,
     }
 
 
@@ -174,8 +214,9 @@ class Window:
         return cls(dt.date.fromisoformat(d["start"]), dt.date.fromisoformat(d["end"]))
 
 
-def resolve_window(params: RunParams, data_interval_start: dt.datetime | dt.date | None,
-                   today: dt.date | None = None) -> Window:
+def resolve_window(
+    params: RunParams, data_interval_start: dt.datetime | dt.date | None, today: dt.date | None = None
+) -> Window:
     """The window of ``lookback_days`` complete days ending with: end_date param, else the data interval
     start's day (the run for [D, D+1) checks the window ending D), else yesterday (UTC)."""
     if params.end_date is not None:

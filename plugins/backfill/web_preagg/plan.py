@@ -35,8 +35,13 @@ class Decision:
 
     def item(self) -> dict:
         """The mapped task's input: a small JSON dict."""
-        return {"team_id": self.team_id, "day": self.day.isoformat(), "tables": list(self.tables),
-                "reason": f"{self.kind}: {self.reason}", "source_pageviews": self.source_pageviews}
+        return {
+            "team_id": self.team_id,
+            "day": self.day.isoformat(),
+            "tables": list(self.tables),
+            "reason": f"{self.kind}: {self.reason}",
+            "source_pageviews": self.source_pageviews,
+        }
 
 
 @dataclass
@@ -66,15 +71,19 @@ class Plan:
         for i, d in enumerate(self.decisions, 1):
             tables = ",".join(SHORT[t] for t in d.tables)
             action = "dry" if (self.dry_run and d.action == RUN) else d.action
-            lines.append(f"{i:>4}  {d.team_id:>8}  {d.day.isoformat():10}  {d.kind:7}  {action:6}  "
-                         f"{tables:15}  {d.reason}")
+            lines.append(
+                f"{i:>4}  {d.team_id:>8}  {d.day.isoformat():10}  {d.kind:7}  {action:6}  "
+                f"{tables:15}  {d.reason}"
+            )
         if not self.decisions:
             lines.append("      (nothing missing or stale in the window)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {
-            "window": self.window.to_dict(), "tables": list(self.tables), "dry_run": self.dry_run,
+            "window": self.window.to_dict(),
+            "tables": list(self.tables),
+            "dry_run": self.dry_run,
             "planned": [d.item() for d in self.planned],
             "skipped": [{**d.item(), "skip_reason": d.reason} for d in self.skipped],
             "warnings": self.warnings,
@@ -85,8 +94,9 @@ def _newest_first(items: list[TeamDay]) -> list[TeamDay]:
     return sorted(items, key=lambda t: (-t.day.toordinal(), t.team_id))
 
 
-def make_plan(missing: list[TeamDay], stale: list[TeamDay], present: list[TeamDay], params: RunParams,
-              window: Window) -> Plan:
+def make_plan(
+    missing: list[TeamDay], stale: list[TeamDay], present: list[TeamDay], params: RunParams, window: Window
+) -> Plan:
     cap = params.max_partitions_per_run
     plan = Plan(window, params.tables, dry_run=params.dry_run)
     candidates: list[tuple[str, TeamDay]] = []
@@ -94,10 +104,18 @@ def make_plan(missing: list[TeamDay], stale: list[TeamDay], present: list[TeamDa
     below = len(missing) < params.min_missing_partitions and not params.force
     if below:
         for m in missing:
-            plan.decisions.append(Decision(
-                m.team_id, m.day, "missing", SKIP,
-                f"{m.reason}; only {len(missing)} missing team-day(s) < min_missing_partitions="
-                f"{params.min_missing_partitions}", params.tables, m.source_pageviews))
+            plan.decisions.append(
+                Decision(
+                    m.team_id,
+                    m.day,
+                    "missing",
+                    SKIP,
+                    f"{m.reason}; only {len(missing)} missing team-day(s) < min_missing_partitions="
+                    f"{params.min_missing_partitions}",
+                    params.tables,
+                    m.source_pageviews,
+                )
+            )
     else:
         candidates += [("missing", m) for m in missing]
     candidates += [("stale", s) for s in _newest_first(stale)]
@@ -106,12 +124,21 @@ def make_plan(missing: list[TeamDay], stale: list[TeamDay], present: list[TeamDa
     for i, (kind, td) in enumerate(candidates):
         reason = td.reason if kind != "force" else "present, recomputed because force=true"
         if i < cap:
-            plan.decisions.append(Decision(td.team_id, td.day, kind, RUN, reason, params.tables,
-                                           td.source_pageviews))
+            plan.decisions.append(
+                Decision(td.team_id, td.day, kind, RUN, reason, params.tables, td.source_pageviews)
+            )
         else:
-            plan.decisions.append(Decision(
-                td.team_id, td.day, kind, SKIP, f"{td.reason}; over max_partitions_per_run={cap}, "
-                "left for a later run", params.tables, td.source_pageviews))
+            plan.decisions.append(
+                Decision(
+                    td.team_id,
+                    td.day,
+                    kind,
+                    SKIP,
+                    f"{td.reason}; over max_partitions_per_run={cap}, left for a later run",
+                    params.tables,
+                    td.source_pageviews,
+                )
+            )
     if not below:
         for i, m in enumerate(missing):
             runs_until = i // cap  # 0 = this run
@@ -120,5 +147,6 @@ def make_plan(missing: list[TeamDay], stale: list[TeamDay], present: list[TeamDa
                 plan.warnings.append(
                     f"team {m.team_id} day {m.day}: missing, but at {cap} team-days per run it is reached in "
                     f"{runs_until} run(s) and leaves the {window.days}-day window after {runs_left_in_window}: "
-                    "raise max_partitions_per_run or trigger a run with a larger cap")
+                    "raise max_partitions_per_run or trigger a run with a larger cap"
+                )
     return plan

@@ -42,19 +42,35 @@ def insert_template(table: str) -> str:
     return f"web_preagg/{SHORT[table]}_insert"
 
 
-def insert_preaggregated(ch: ClickHouse, table: str, into: str, team_ids: list[int], start_day: dt.date,
-                         end_day: dt.date, tag: QueryTag) -> None:
+def insert_preaggregated(
+    ch: ClickHouse,
+    table: str,
+    into: str,
+    team_ids: list[int],
+    start_day: dt.date,
+    end_day: dt.date,
+    tag: QueryTag,
+) -> None:
     """Run ``table``'s pre-aggregation (the daily job's SQL) for teams and days [start_day, end_day] into
     ``into`` (the target itself or a staging copy of it)."""
     if table not in TABLES:
         raise ValueError(f"unknown pre-aggregated table {table!r}")
-    ch.query(insert_template(table), {"t": into, "team_ids": [int(t) for t in team_ids],
-                                      "start_day": start_day, "end_day": end_day}, tag=tag)
+    ch.query(
+        insert_template(table),
+        {"t": into, "team_ids": [int(t) for t in team_ids], "start_day": start_day, "end_day": end_day},
+        tag=tag,
+    )
 
 
-def seed_preaggregated(ch: ClickHouse, team_ids: Iterable[int], start_day: dt.date, end_day: dt.date,
-                       skip: Iterable[tuple] = (), tables: Iterable[str] = TABLES,
-                       dag_id: str = "daily_web_preagg") -> int:
+def seed_preaggregated(
+    ch: ClickHouse,
+    team_ids: Iterable[int],
+    start_day: dt.date,
+    end_day: dt.date,
+    skip: Iterable[tuple] = (),
+    tables: Iterable[str] = TABLES,
+    dag_id: str = "daily_web_preagg",
+) -> int:
     """Fill the pre-aggregated tables from events like the daily job: every team-day in
     [start_day, end_day] (inclusive) except those in ``skip``, which holds ``(team_id, day)`` (both
     tables) or ``(team_id, day, table)`` (that table only). Runs the backfill's insert templates once per
@@ -72,8 +88,15 @@ def seed_preaggregated(ch: ClickHouse, team_ids: Iterable[int], start_day: dt.da
                     run_start = day
                 elif skipped and run_start is not None:
                     last = day - dt.timedelta(days=1)
-                    insert_preaggregated(ch, table, table, [team_id], run_start, last,
-                                         QueryTag(dag_id, team_id, f"{run_start}..{last}", f"seed {SHORT[table]}"))
+                    insert_preaggregated(
+                        ch,
+                        table,
+                        table,
+                        [team_id],
+                        run_start,
+                        last,
+                        QueryTag(dag_id, team_id, f"{run_start}..{last}", f"seed {SHORT[table]}"),
+                    )
                     queries += 1
                     run_start = None
                 day += dt.timedelta(days=1)
@@ -81,8 +104,10 @@ def seed_preaggregated(ch: ClickHouse, team_ids: Iterable[int], start_day: dt.da
 
 
 def staging_name(table: str, team_id: int, day: dt.date, now: float | None = None) -> str:
-    name = (f"{STAGING_PREFIX}{SHORT[table]}_{int(team_id)}_{day:%Y%m%d}_{int(now or time.time())}_"
-            f"{uuid.uuid4().hex[:12]}")
+    name = (
+        f"{STAGING_PREFIX}{SHORT[table]}_{int(team_id)}_{day:%Y%m%d}_{int(now or time.time())}_"
+        f"{uuid.uuid4().hex[:12]}"
+    )
     if not _STAGING_NAME.match(name):
         raise ValueError(f"bad staging table name {name!r}")
     return name
@@ -93,7 +118,9 @@ def staging_created_at(name: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def team_day_totals(ch: ClickHouse, table_name: str, team_id: int, day: dt.date, tag: QueryTag) -> tuple[int, int]:
+def team_day_totals(
+    ch: ClickHouse, table_name: str, team_id: int, day: dt.date, tag: QueryTag
+) -> tuple[int, int]:
     rows = ch.query("web_preagg/team_day_totals", {"t": table_name, "team_id": team_id, "day": day}, tag=tag)
     return int(rows[0]["target_rows"]), int(rows[0]["target_pageviews"])
 
@@ -106,8 +133,9 @@ def claim_holder(ledger: Ledger, team_id: int, day: dt.date) -> str:
     return f"{r['claim_owner']} (lease until {r['lease_expires_at']} UTC)"
 
 
-def recompute_table(ch: ClickHouse, table: str, team_id: int, day: dt.date, dag_id: str,
-                    on_step=lambda: None) -> dict:
+def recompute_table(
+    ch: ClickHouse, table: str, team_id: int, day: dt.date, dag_id: str, on_step=lambda: None
+) -> dict:
     """Staging -> delete team-day -> copy, for one table. Returns {"rows", "pageviews"}."""
     staging = staging_name(table, team_id, day)
 
@@ -119,14 +147,18 @@ def recompute_table(ch: ClickHouse, table: str, team_id: int, day: dt.date, dag_
         insert_preaggregated(ch, table, staging, [team_id], day, day, tag("insert staging"))
         staged = team_day_totals(ch, staging, team_id, day, tag("count staging"))
         on_step()
-        ch.query("web_preagg/delete_team_day", {"target": table, "team_id": team_id, "day": day},
-                 tag=tag("delete team-day"))
+        ch.query(
+            "web_preagg/delete_team_day",
+            {"target": table, "team_id": team_id, "day": day},
+            tag=tag("delete team-day"),
+        )
         ch.query("web_preagg/copy_from_staging", {"target": table, "staging": staging}, tag=tag("copy"))
         copied = team_day_totals(ch, table, team_id, day, tag("count target"))
         if copied != staged:
             raise VerificationError(
                 f"team {team_id} day {day} {table}: staged {staged[0]} rows/{staged[1]} pageviews but the "
-                f"target holds {copied[0]}/{copied[1]} after the copy")
+                f"target holds {copied[0]}/{copied[1]} after the copy"
+            )
         on_step()
         return {"rows": copied[0], "pageviews": copied[1]}
     finally:
@@ -136,9 +168,18 @@ def recompute_table(ch: ClickHouse, table: str, team_id: int, day: dt.date, dag_
             log.warning("could not drop staging table %s: %s", staging, exc)
 
 
-def recompute_team_day(ch: ClickHouse, ledger: Ledger, team_id: int, day: dt.date,
-                       tables: Iterable[str] = TABLES, *, owner: str, dag_id: str = WEB_PREAGG.dag_id,
-                       lease_seconds: int = WEB_PREAGG.lease_seconds, reason: str = "") -> dict:
+def recompute_team_day(
+    ch: ClickHouse,
+    ledger: Ledger,
+    team_id: int,
+    day: dt.date,
+    tables: Iterable[str] = TABLES,
+    *,
+    owner: str,
+    dag_id: str = WEB_PREAGG.dag_id,
+    lease_seconds: int = WEB_PREAGG.lease_seconds,
+    reason: str = "",
+) -> dict:
     """Recompute one team-day in ``tables``; returns a small result dict (status done | skipped).
 
     Raises (after recording ``failed`` in the ledger) if a step or the verification fails."""
@@ -158,14 +199,16 @@ def recompute_team_day(ch: ClickHouse, ledger: Ledger, team_id: int, day: dt.dat
         per_table = {}
         for table in tables:
             per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew)
-        coverage = query_coverage(ch, [team_id], Window(day, day), tables,
-                                  QueryTag(dag_id, team_id, day, "verify against source"))
+        coverage = query_coverage(
+            ch, [team_id], Window(day, day), tables, QueryTag(dag_id, team_id, day, "verify against source")
+        )
         source = max((c.source_pageviews for c in coverage), default=0)
         for table in tables:
             got = per_table[SHORT[table]]["pageviews"]
             if got != source:
                 raise VerificationError(
-                    f"team {team_id} day {day} {table}: {got} pageviews after recompute, source has {source}")
+                    f"team {team_id} day {day} {table}: {got} pageviews after recompute, source has {source}"
+                )
         detail = {"tables": per_table, "reason": reason, "seconds": round(time.monotonic() - started, 3)}
         ledger.succeed(key, owner, source_count=source, target_count=source, detail=detail)
         log.info("team %s day %s: recomputed %s, %s source pageviews", team_id, day, per_table, source)

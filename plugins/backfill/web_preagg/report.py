@@ -50,23 +50,33 @@ def build_report(detection: dict, plan: dict, results: list[dict], ledger_rows: 
         for t in item["tables"]:
             per_table[SHORT[t]][status] += 1
     return {
-        "window": detection["window"], "teams": detection["team_count"], "tables": tables,
-        "dry_run": bool(plan.get("dry_run")), "team_days": team_days, "per_table": per_table,
-        "failed": failed, "skipped_claimed": skipped, "warnings": plan.get("warnings", []),
+        "window": detection["window"],
+        "teams": detection["team_count"],
+        "tables": tables,
+        "dry_run": bool(plan.get("dry_run")),
+        "team_days": team_days,
+        "per_table": per_table,
+        "failed": failed,
+        "skipped_claimed": skipped,
+        "warnings": plan.get("warnings", []),
         "not_planned": len(plan.get("skipped", [])),
     }
 
 
 def format_report(report: dict) -> str:
     w = report["window"]
-    lines = [f"web_preagg_backfill {w['start']}..{w['end']}  teams={report['teams']}"
-             + ("  DRY RUN (nothing written)" if report["dry_run"] else ""),
-             f"{'':10}" + "".join(f"{c:>9}" for c in COLUMNS)]
+    lines = [
+        f"web_preagg_backfill {w['start']}..{w['end']}  teams={report['teams']}"
+        + ("  DRY RUN (nothing written)" if report["dry_run"] else ""),
+        f"{'':10}" + "".join(f"{c:>9}" for c in COLUMNS),
+    ]
     for name, counts in report["per_table"].items():
         lines.append(f"{name:10}" + "".join(f"{counts[c]:>9}" for c in COLUMNS))
     lines.append(f"{'team-days':10}" + "".join(f"{report['team_days'][c]:>9}" for c in COLUMNS))
     if report["not_planned"]:
-        lines.append(f"{report['not_planned']} missing/stale team-day(s) left for later runs (see the plan log)")
+        lines.append(
+            f"{report['not_planned']} missing/stale team-day(s) left for later runs (see the plan log)"
+        )
     for f in report["failed"]:
         lines.append(f"FAILED  team {f['team_id']} day {f['day']}: {f['error']}")
     for s in report["skipped_claimed"]:
@@ -77,8 +87,10 @@ def format_report(report: dict) -> str:
 
 
 # --- the gap grid (CLI) ---------------------------------------------------------------------------
-LEGEND = ("#  both tables present    s  only stats present    b  only bounces present    "
-          ".  missing in both    !  stale (source changed)    (blank)  no traffic")
+LEGEND = (
+    "#  both tables present    s  only stats present    b  only bounces present    "
+    ".  missing in both    !  stale (source changed)    (blank)  no traffic"
+)
 
 
 def coverage_grid(detection: Detection) -> str:
@@ -94,9 +106,14 @@ def coverage_grid(detection: Detection) -> str:
     missing = {(m.team_id, m.day) for m in detection.missing}
     head_months = "".join(d.strftime("%d")[0] for d in days)
     head_days = "".join(d.strftime("%d")[1] for d in days)
-    lines = [f"web pre-aggregation coverage {window.start}..{window.end} "
-             f"(tables: {', '.join(SHORT[t] for t in detection.tables)})", LEGEND, "",
-             f"{'team':>8}  {head_months}", f"{'':>8}  {head_days}"]
+    lines = [
+        f"web pre-aggregation coverage {window.start}..{window.end} "
+        f"(tables: {', '.join(SHORT[t] for t in detection.tables)})",
+        LEGEND,
+        "",
+        f"{'team':>8}  {head_months}",
+        f"{'':>8}  {head_days}",
+    ]
     for team_id in detection.team_ids:
         row = []
         for d in days:
@@ -113,33 +130,52 @@ def coverage_grid(detection: Detection) -> str:
                 row.append(" ")
         lines.append(f"{team_id:>8}  {''.join(row)}")
     lines.append("")
-    lines.append(f"missing team-days: {len(detection.missing)}   stale team-days: {len(detection.stale)}   "
-                 f"complete team-days: {len(detection.present)}")
+    lines.append(
+        f"missing team-days: {len(detection.missing)}   stale team-days: {len(detection.stale)}   "
+        f"complete team-days: {len(detection.present)}"
+    )
     for m in detection.missing:
-        lines.append(f"  MISSING team {m.team_id} day {m.day}: {m.reason} ({m.source_pageviews} source pageviews)")
+        lines.append(
+            f"  MISSING team {m.team_id} day {m.day}: {m.reason} ({m.source_pageviews} source pageviews)"
+        )
     for s in detection.stale:
         lines.append(f"  STALE   team {s.team_id} day {s.day}: {s.reason}")
     return "\n".join(lines)
 
 
 # --- summaries for the demo -----------------------------------------------------------------------
-def gap_summary(ch: ClickHouse, ledger: Ledger | None, team_ids: list[int], start_day: dt.date,
-                end_day: dt.date, tables: tuple[str, ...] = TABLES) -> dict:
+def gap_summary(
+    ch: ClickHouse,
+    ledger: Ledger | None,
+    team_ids: list[int],
+    start_day: dt.date,
+    end_day: dt.date,
+    tables: tuple[str, ...] = TABLES,
+) -> dict:
     """What the detector sees now: missing partitions per table, missing / stale / complete team-days."""
     d = detect(ch, ledger, team_ids, Window(start_day, end_day), tables, dag_id="demo")
     per_table = Counter(SHORT[t] for m in d.missing for t in m.tables)
     return {
-        "window": d.window.to_dict(), "teams": len(team_ids),
+        "window": d.window.to_dict(),
+        "teams": len(team_ids),
         "missing_partitions": {SHORT[t]: per_table.get(SHORT[t], 0) for t in tables},
-        "missing_team_days": len(d.missing), "stale_team_days": len(d.stale),
+        "missing_team_days": len(d.missing),
+        "stale_team_days": len(d.stale),
         "complete_team_days": len(d.present),
-        "missing": [m.to_dict() for m in d.missing], "stale": [s.to_dict() for s in d.stale],
+        "missing": [m.to_dict() for m in d.missing],
+        "stale": [s.to_dict() for s in d.stale],
     }
 
 
 def ledger_summary(ledger: Ledger, start_day: dt.date | None = None, end_day: dt.date | None = None) -> dict:
     """Ledger rows of this family by status (done / failed / claimed ...) in [start_day, end_day]."""
     rows = ledger.rows(FAMILY, start=start_day, end=end_day, kind=KIND)
-    return {"by_status": dict(Counter(r["status"] for r in rows)), "team_days": len(rows),
-            "failed": [{"team_id": r["team_id"], "day": r["day"].isoformat(), "error": r["error"]}
-                       for r in rows if r["status"] == "failed"]}
+    return {
+        "by_status": dict(Counter(r["status"] for r in rows)),
+        "team_days": len(rows),
+        "failed": [
+            {"team_id": r["team_id"], "day": r["day"].isoformat(), "error": r["error"]}
+            for r in rows
+            if r["status"] == "failed"
+        ],
+    }

@@ -30,8 +30,9 @@ class Selection:
         return {"team_ids": self.team_ids, "sources": self.sources}
 
 
-def configured_team_ids(variable_get: Callable[[str], str | None] | None = None,
-                        env: dict[str, str] | None = None) -> tuple[str, list[int]] | None:
+def configured_team_ids(
+    variable_get: Callable[[str], str | None] | None = None, env: dict[str, str] | None = None
+) -> tuple[str, list[int]] | None:
     """The env var (first) or Airflow Variable WEB_ANALYTICS_ENABLED_TEAM_IDS, parsed; None when unset."""
     name = WEB_PREAGG.enabled_team_ids_variable
     env = os.environ if env is None else env
@@ -45,14 +46,24 @@ def configured_team_ids(variable_get: Callable[[str], str | None] | None = None,
 
 
 def top_teams(ch: ClickHouse, window: Window, limit: int, tag: QueryTag) -> list[int]:
-    rows = ch.query("web_preagg/top_teams", {"start_day": window.start, "end_day": window.end,
-                                             "days": window.days, "limit": limit}, tag=tag)
+    rows = ch.query(
+        "web_preagg/top_teams",
+        {"start_day": window.start, "end_day": window.end, "days": window.days, "limit": limit},
+        tag=tag,
+    )
     return sorted(int(r["team_id"]) for r in rows)
 
 
-def select_teams(params: RunParams, window: Window, *, enabled_team_ids: Callable[[], list[int]],
-                 ch: ClickHouse | None = None, variable_get: Callable[[str], str | None] | None = None,
-                 env: dict[str, str] | None = None, dag_id: str = WEB_PREAGG.dag_id) -> Selection:
+def select_teams(
+    params: RunParams,
+    window: Window,
+    *,
+    enabled_team_ids: Callable[[], list[int]],
+    ch: ClickHouse | None = None,
+    variable_get: Callable[[str], str | None] | None = None,
+    env: dict[str, str] | None = None,
+    dag_id: str = WEB_PREAGG.dag_id,
+) -> Selection:
     """Resolve the team list. Raises ValueError on an invalid configured id before anything is written."""
     if params.team_ids:
         return Selection(sorted(params.team_ids), {"param team_ids": sorted(params.team_ids)})
@@ -66,7 +77,8 @@ def select_teams(params: RunParams, window: Window, *, enabled_team_ids: Callabl
             raise ValueError("include_top_teams needs a ClickHouse connection")
         n = WEB_PREAGG.top_teams_by_pageviews
         sources[f"top {n} by median daily pageviews"] = top_teams(
-            ch, window, n, QueryTag(dag_id, what="select_teams top_teams"))
+            ch, window, n, QueryTag(dag_id, what="select_teams top_teams")
+        )
     team_ids = sorted({t for ids in sources.values() for t in ids})
     for name, ids in sources.items():
         log.info("team source %-40s %4d teams", name, len(ids))

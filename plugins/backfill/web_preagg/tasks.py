@@ -38,10 +38,21 @@ def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | 
     window = resolve_window(rp, data_interval_start)
     with AppDB.from_conn_id() as appdb:
         ch = ClickHouse.from_conn_id() if rp.include_top_teams else None
-        selection = select_teams(rp, window, enabled_team_ids=appdb.web_analytics_enabled_team_ids, ch=ch,
-                                 variable_get=_variable_get)
-    log.info("window %s..%s (%d days), %d teams: %s", window.start, window.end, window.days,
-             len(selection.team_ids), selection.team_ids[:50])
+        selection = select_teams(
+            rp,
+            window,
+            enabled_team_ids=appdb.web_analytics_enabled_team_ids,
+            ch=ch,
+            variable_get=_variable_get,
+        )
+    log.info(
+        "window %s..%s (%d days), %d teams: %s",
+        window.start,
+        window.end,
+        window.days,
+        len(selection.team_ids),
+        selection.team_ids[:50],
+    )
     return {"params": rp.to_dict(), "window": window.to_dict(), **selection.to_dict()}
 
 
@@ -50,24 +61,37 @@ def run_detect(selection: dict) -> dict:
     window = Window.from_dict(selection["window"])
     with AppDB.from_conn_id() as appdb:
         d = detect(ClickHouse.from_conn_id(), Ledger(appdb), selection["team_ids"], window, rp.tables)
-    log.info("%d team-days missing (%d partitions), %d stale, %d complete",
-             len(d.missing), len(d.missing_partitions()), len(d.stale), len(d.present))
+    log.info(
+        "%d team-days missing (%d partitions), %d stale, %d complete",
+        len(d.missing),
+        len(d.missing_partitions()),
+        len(d.stale),
+        len(d.present),
+    )
     return d.to_dict(with_present=rp.force)
 
 
 def _plan(selection: dict, detection: dict):
     """The pure plan from the select_teams and detect outputs (the report task recomputes it too)."""
     rp = validate_run_params(selection["params"])
-    return make_plan([TeamDay.from_dict(m) for m in detection["missing"]],
-                     [TeamDay.from_dict(s) for s in detection["stale"]],
-                     [TeamDay.from_dict(p) for p in detection.get("present", [])], rp,
-                     Window.from_dict(selection["window"]))
+    return make_plan(
+        [TeamDay.from_dict(m) for m in detection["missing"]],
+        [TeamDay.from_dict(s) for s in detection["stale"]],
+        [TeamDay.from_dict(p) for p in detection.get("present", [])],
+        rp,
+        Window.from_dict(selection["window"]),
+    )
 
 
 def run_plan(selection: dict, detection: dict) -> dict:
     plan = _plan(selection, detection)
-    log.info("plan (%d to run, %d skipped%s):\n%s", len(plan.planned), len(plan.skipped),
-             ", DRY RUN" if plan.dry_run else "", plan.table())
+    log.info(
+        "plan (%d to run, %d skipped%s):\n%s",
+        len(plan.planned),
+        len(plan.skipped),
+        ", DRY RUN" if plan.dry_run else "",
+        plan.table(),
+    )
     for warning in plan.warnings:
         log.warning(warning)
     return {"items": plan.items(), "plan": plan.to_dict()}
@@ -81,9 +105,16 @@ def run_backfill_team_day(item: dict, *, dag_id: str, run_id: str) -> dict:
     team_id, day = int(item["team_id"]), dt.date.fromisoformat(item["day"])
     with AppDB.from_conn_id() as appdb:
         return recompute_team_day(
-            ClickHouse.from_conn_id(), Ledger(appdb), team_id, day, item["tables"],
-            owner=f"{dag_id}/{run_id}", dag_id=dag_id, lease_seconds=WEB_PREAGG.lease_seconds,
-            reason=item.get("reason", ""))
+            ClickHouse.from_conn_id(),
+            Ledger(appdb),
+            team_id,
+            day,
+            item["tables"],
+            owner=f"{dag_id}/{run_id}",
+            dag_id=dag_id,
+            lease_seconds=WEB_PREAGG.lease_seconds,
+            reason=item.get("reason", ""),
+        )
 
 
 def run_report(selection: dict, detection: dict, results: list[dict] | None) -> dict:
@@ -94,7 +125,9 @@ def run_report(selection: dict, detection: dict, results: list[dict] | None) -> 
         with AppDB.from_conn_id() as appdb:
             window = Window.from_dict(plan["window"])
             teams = sorted({int(i["team_id"]) for i in plan["planned"]})
-            for r in Ledger(appdb).rows(FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND):
+            for r in Ledger(appdb).rows(
+                FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND
+            ):
                 ledger_rows[(int(r["team_id"]), r["day"].isoformat())] = r
     report = build_report(detection, plan, results, ledger_rows)
     log.info("report:\n%s", format_report(report))
