@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export PYTHONPATH := $(CURDIR)/plugins
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
 .PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench
 
@@ -23,7 +23,7 @@ system-deps:
 
 ## demo: demo data into .local/, both DAG families end to end on embedded stores, a summary
 demo: venv system-deps
-	@$(BIN)/python -m backfill demo
+	@$(BIN)/python -m devtools demo
 
 ## test: the whole suite (unit, integration on real services, DAG runs, scheduler end to end)
 test: venv system-deps lint

@@ -10,8 +10,8 @@ import datetime as dt
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from backfill.duckling import tasks as dk
-from backfill.duckling.plan import Options, params_schema
+from backfill.duckling import tasks
+from backfill.duckling.params import dag_params
 from backfill.settings import DUCKLING, POOLS
 
 START = dt.datetime.fromisoformat(DUCKLING.start_date).replace(tzinfo=dt.UTC)
@@ -37,15 +37,6 @@ file) → `report` (outcome per partition, orphan files, warnings; fails if any 
 """
 
 
-def _run(ctx) -> dk.RunInfo:
-    return dk.RunInfo(
-        dag_id=ctx["dag"].dag_id,
-        run_id=ctx["run_id"],
-        try_number=ctx["ti"].try_number,
-        data_interval_start=ctx.get("data_interval_start"),
-    )
-
-
 def build(dag_id: str, mode: str, doc: str, tags: list[str]):
     @dag(
         dag_id=dag_id,
@@ -54,38 +45,40 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
-        params=params_schema(),
+        params=dag_params(),
         doc_md=doc + COMMON_DOC,
         tags=tags,
     )
     def duckling():
-        @task
-        def detect() -> list[dict]:
+        @task(multiple_outputs=True)
+        def detect() -> dict:
             ctx = get_current_context()
-            plan = dk.detect(mode, dict(ctx["params"]), _run(ctx))
-            ctx["ti"].xcom_push(key="summary", value=plan["summary"])
-            return plan["items"]
+            return tasks.run_detect(mode, ctx["params"], tasks.run_info(ctx))
 
         @task(pool=POOLS.duckling_export, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
         def export(item: dict) -> dict:
             ctx = get_current_context()
             ctx["label"] = item["label"]
-            return dk.export_partition(item, Options.from_params(ctx["params"]), _run(ctx))
+            return tasks.run_export(item, ctx["params"], tasks.run_info(ctx))
 
         @task(pool=POOLS.duckling_register, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
         def register(exported: dict) -> dict:
             ctx = get_current_context()
             ctx["label"] = exported["label"]
-            return dk.register_partition(exported, Options.from_params(ctx["params"]), _run(ctx))
+            return tasks.run_register(exported, ctx["params"], tasks.run_info(ctx))
 
         @task(trigger_rule="all_done", retries=0)
-        def report() -> dict:
+        def report(summary: dict) -> dict:
             ctx = get_current_context()
-            summary = ctx["ti"].xcom_pull(task_ids="detect", key="summary")
-            return dk.report(summary, Options.from_params(ctx["params"]), _run(ctx))
+            return tasks.run_report(summary, ctx["params"], tasks.run_info(ctx))
 
-        registered = register.expand(exported=export.expand(item=detect()))
-        registered >> report()
+        @task
+        def partitions(items: list[dict]) -> list[dict]:
+            return items  # Airflow maps only over a task's return value, never over a multiple_outputs key
+
+        plan = detect()
+        registered = register.expand(exported=export.expand(item=partitions(plan["items"])))
+        registered >> report(plan["summary"])
 
     return duckling()
 

@@ -12,8 +12,8 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from backfill.settings import POOLS, WEB_PREAGG
-from backfill.web_preagg import params as wp_params
-from backfill.web_preagg import tasks as t
+from backfill.web_preagg import tasks
+from backfill.web_preagg.params import dag_params
 
 DOC = f"""
 ### Web analytics pre-aggregation backfill
@@ -44,22 +44,22 @@ then delete that team's day and copy it in. Other teams' rows are never touched.
     tags=["web-analytics", "backfill", "clickhouse"],
     default_args={"owner": WEB_PREAGG.owner},
     doc_md=DOC,
-    params=wp_params.dag_params(),
+    params=dag_params(),
     render_template_as_native_obj=False,
 )
 def web_preagg_backfill():
     @task
     def select_teams() -> dict:
         ctx = get_current_context()
-        return t.run_select_teams(dict(ctx["params"]), ctx.get("data_interval_start"))
+        return tasks.run_select_teams(dict(ctx["params"]), ctx.get("data_interval_start"))
 
     @task
     def detect(selection: dict) -> dict:
-        return t.run_detect(selection)
+        return tasks.run_detect(selection)
 
-    @task
-    def plan(selection: dict, detection: dict) -> list[dict]:
-        return t.run_plan(selection, detection)["items"]
+    @task(multiple_outputs=True)
+    def plan(selection: dict, detection: dict) -> dict:
+        return tasks.run_plan(selection, detection)
 
     @task(
         pool=POOLS.web_preagg,
@@ -70,28 +70,26 @@ def web_preagg_backfill():
     )
     def backfill_team_day(item: dict) -> dict:
         ctx = get_current_context()
-        ctx["label"] = t.team_day_label(item)
-        return t.run_backfill_team_day(item, dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])
+        ctx["label"] = tasks.team_day_label(item)
+        return tasks.run_backfill_team_day(item, dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])
 
     @task(trigger_rule="all_done")
-    def report(selection: dict, detection: dict, results) -> dict:
-        summary = t.run_report(selection, detection, list(results or []))
-        if summary["failed"]:
-            raise RuntimeError(
-                f"{len(summary['failed'])} team-day(s) failed: "
-                + "; ".join(f"team {f['team_id']} {f['day']}" for f in summary["failed"])
-            )
-        return summary
+    def report(detection: dict, plan_summary: dict, results) -> dict:
+        return tasks.run_report(detection, plan_summary, list(results or []))
+
+    @task
+    def partitions(items: list[dict]) -> list[dict]:
+        return items  # Airflow maps only over a task's return value, never over a multiple_outputs key
 
     @task
     def cleanup() -> dict:
-        return t.run_cleanup()
+        return tasks.run_cleanup()
 
     selection = select_teams()
     detection = detect(selection)
     planned = plan(selection, detection)
-    done = backfill_team_day.expand(item=planned)
-    report(selection, detection, done)
+    done = backfill_team_day.expand(item=partitions(planned["items"]))
+    report(detection, planned["summary"], done)
     planned >> cleanup()  # housekeeping only: old ledger rows, orphaned staging tables
 
 

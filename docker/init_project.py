@@ -18,7 +18,7 @@ from psycopg import sql
 
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
-from backfill.schema import create_clickhouse_schema
+from backfill.clickhouse_schema import create_clickhouse_schema
 from backfill.settings import CONNECTIONS
 
 

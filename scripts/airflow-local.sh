@@ -6,5 +6,5 @@
 # --unpause DAG_ID (repeatable). AIRFLOW_PORT sets the port too (default 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="$PWD/plugins${PYTHONPATH:+:$PYTHONPATH}"
-exec .venv/bin/python -m backfill.localairflow up "$@"
+export PYTHONPATH="$PWD/plugins:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+exec .venv/bin/python -m devtools airflow "$@"

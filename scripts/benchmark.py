@@ -22,16 +22,19 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from backfill import demo, duck, localstack  # noqa: E402
+from backfill import duckdb_conn  # noqa: E402
 from backfill import sql as sqlt  # noqa: E402
 from backfill.clickhouse import ClickHouse  # noqa: E402
+from backfill.clickhouse_schema import create_clickhouse_schema  # noqa: E402
 from backfill.duckling.credentials import S3Access  # noqa: E402
 from backfill.duckling.export import Exporter  # noqa: E402
 from backfill.duckling.lake import open_lake  # noqa: E402
 from backfill.duckling.registry import Duckling  # noqa: E402
-from backfill.schema import create_clickhouse_schema  # noqa: E402
+from devtools import demo_data as demo  # noqa: E402
+from devtools import localstack  # noqa: E402
 
 DAY = dt.date(2024, 3, 1)
 TEAM = 1
@@ -118,7 +121,7 @@ def main() -> int:
         assert all(r.source_count == events for r in pkg_results), "package export lost rows"
 
         # --- register -------------------------------------------------------------------------
-        con = duck.connect()
+        con = duckdb_conn.connect()
         con.execute(access.duckdb_secret_sql("bench"))
         con.execute(
             f"ATTACH 'ducklake:postgres:{pg.conninfo('bench_catalog')}' AS bare (DATA_PATH 's3://bench/')"

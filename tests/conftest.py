@@ -36,9 +36,9 @@ os.environ.update(
 )
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from backfill import localstack  # noqa: E402
 from backfill.appdb import AppDB  # noqa: E402
 from backfill.clickhouse import ClickHouse  # noqa: E402
+from devtools import localstack  # noqa: E402
 
 CLICKHOUSE_TABLES = (
     "events",
@@ -76,7 +76,7 @@ def chdb_path():
 @pytest.fixture(scope="session")
 def clickhouse_session(chdb_path):
     ch = ClickHouse.embedded(str(chdb_path))
-    from backfill.schema import create_clickhouse_schema
+    from backfill.clickhouse_schema import create_clickhouse_schema
 
     create_clickhouse_schema(ch)
     yield ch

@@ -1,6 +1,6 @@
 """ONE real Airflow stack per test session, shared by tests/scheduler and tests/browser.
 
-api-server + scheduler + dag-processor under LocalExecutor (backfill.localairflow), metadata DB in its
+api-server + scheduler + dag-processor under LocalExecutor (devtools.airflow_stack), metadata DB in its
 own database on the session's PostgreSQL server, and the package's connections pointing at:
 
 * an embedded ClickHouse (chdb) directory of its OWN (not tests/conftest.py's: the pytest process may
@@ -33,9 +33,8 @@ from pathlib import Path
 
 import pytest
 
-from backfill import localairflow as la
-from backfill import localstack
 from backfill.settings import DUCKLING, PROJECT_ROOT, WEB_PREAGG
+from devtools import airflow_env, airflow_stack, localstack
 
 TEAM_IDS = (1, 2, 3)
 DUCKLING_TEAM = 1
@@ -51,7 +50,7 @@ DAG_FILES = {
 
 @dataclass
 class E2EStack:
-    airflow: la.LocalAirflow
+    airflow: airflow_stack.LocalAirflow
     base: Path
     chdb_path: Path
     app_db_url: str  # SQLAlchemy URL of the app DB
@@ -99,7 +98,7 @@ class E2EStack:
             if not due_now and not active:
                 return
             if time.monotonic() > deadline:
-                raise la.AirflowError(
+                raise airflow_stack.AirflowError(
                     f"{dag_id}: scheduled runs did not settle in {timeout:.0f}s "
                     f"(next due {due}, active {[r['dag_run_id'] for r in active]})"
                 )
@@ -171,9 +170,9 @@ def _seed(
 ) -> None:
     from backfill.appdb import AppDB
     from backfill.clickhouse import ClickHouse
-    from backfill.demo import DemoSpec, generate
+    from backfill.clickhouse_schema import create_clickhouse_schema
     from backfill.duckling.registry import Registry
-    from backfill.schema import create_clickhouse_schema
+    from devtools.demo_data import DemoSpec, generate
 
     ch = ClickHouse.embedded(str(chdb_path))
     try:
@@ -222,8 +221,8 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         pg.create_database(name)
     _seed(pg, s3, chdb_path, app_db, catalog_db, bucket)
 
-    pools = la.load_pools()
-    airflow = la.LocalAirflow(
+    pools = airflow_env.load_pools()
+    airflow = airflow_stack.LocalAirflow(
         home=base / "airflow",
         metadata_url=pg.url(meta_db),
         port=localstack.free_port(),
@@ -232,7 +231,7 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         fast_parsing=True,
         # debugging aid: run the e2e tests against another copy of the DAG files
         dags_folder=Path(os.environ.get("BACKFILL_E2E_DAGS_FOLDER", PROJECT_ROOT / "dags")),
-        connections=la.embedded_connections(
+        connections=airflow_env.embedded_connections(
             chdb_path=chdb_path,
             app_db_url=f"postgres://{pg.user}@127.0.0.1:{pg.port}/{app_db}",
             s3_endpoint=s3.endpoint,

@@ -47,7 +47,7 @@ def test_missing_and_unexpected_parameters_are_refused():
 
 
 def test_valid_values_bind_server_side_on_the_real_engine(clickhouse):
-    from backfill import demo
+    from devtools import demo_data as demo
 
     demo.generate(
         clickhouse, demo.DemoSpec(team_ids=(7, 8), days=2, sessions_per_day=20, persons_per_team=10)

@@ -2,7 +2,6 @@
 
 Commands
   gaps web-preagg --days-back N   per-team, per-day coverage of both pre-aggregated tables
-  demo                            generate demo data into .local and run both DAG families
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import sys
 # command name -> module that provides ``add_arguments(parser)`` and ``main(args) -> int``
 COMMANDS = {
     "gaps": "backfill.cli_gaps",
-    "demo": "backfill.cli_demo",
 }
 
 

@@ -46,16 +46,17 @@ def main(args: argparse.Namespace) -> int:
     from backfill.appdb import AppDB
     from backfill.clickhouse import ClickHouse
     from backfill.ledger import Ledger
+    from backfill.params import team_id_list
     from backfill.web_preagg.detect import detect
-    from backfill.web_preagg.params import parse_team_id_list, resolve_window, validate_run_params
+    from backfill.web_preagg.params import parse_params, resolve_window
     from backfill.web_preagg.report import coverage_grid
     from backfill.web_preagg.select_teams import configured_team_ids
 
     by_short = {v: k for k, v in SHORT.items()}
     try:
         tables = [by_short.get(t.strip(), t.strip()) for t in args.tables.split(",") if t.strip()]
-        team_ids = parse_team_id_list(args.team_ids, "--team-ids")
-        params = validate_run_params(
+        team_ids = team_id_list(args.team_ids, "--team-ids")
+        params = parse_params(
             {
                 "lookback_days": args.days_back,
                 "tables": tables,

@@ -104,13 +104,12 @@ class Ledger:
         if res.rowcount != 1:
             raise ClaimLost(f"lost the claim on {key} (owner {owner})")
 
-    def _finish(self, key: PartitionKey, owner: str, **values: Any) -> None:
+    def _record(self, key: PartitionKey, owner: str, *, keep_lease: bool, **values: Any) -> None:
         t = self.t
         for name in ("files", "detail"):
             if name in values and values[name] is not None and not isinstance(values[name], str):
                 values[name] = json.dumps(values[name], default=str, sort_keys=True)
-        # CLAIMED (an intermediate step recorded by the holder) keeps the lease; outcomes release it.
-        lease = {} if values.get("status") == CLAIMED else {"lease_expires_at": None}
+        lease = {} if keep_lease else {"lease_expires_at": None}
         with self.db.engine.begin() as conn:
             res = conn.execute(
                 sa.update(t)
@@ -120,15 +119,16 @@ class Ledger:
         if res.rowcount != 1:
             raise ClaimLost(f"cannot record outcome of {key}: not held by {owner}")
 
-    def mark(self, key: PartitionKey, owner: str, status: str, **values: Any) -> None:
-        """Record an intermediate or final status (keeps the lease when status is CLAIMED)."""
-        self._finish(key, owner, status=status, **values)
+    def progress(self, key: PartitionKey, owner: str, **values: Any) -> None:
+        """Record intermediate values (files written, counts) while the claim and its lease stay held."""
+        self._record(key, owner, keep_lease=True, status=CLAIMED, **values)
 
-    def succeed(self, key: PartitionKey, owner: str, **values: Any) -> None:
-        self._finish(key, owner, status=DONE, error=None, **values)
+    def succeed(self, key: PartitionKey, owner: str, *, status: str = DONE, **values: Any) -> None:
+        """Final outcome: DONE, or EXPORTED for an export-only run; releases the lease."""
+        self._record(key, owner, keep_lease=False, status=status, error=None, **values)
 
     def fail(self, key: PartitionKey, owner: str, error: str, **values: Any) -> None:
-        self._finish(key, owner, status=FAILED, error=error[:2000], **values)
+        self._record(key, owner, keep_lease=False, status=FAILED, error=error[:2000], **values)
 
     def rows(
         self,
@@ -165,11 +165,11 @@ class Ledger:
         with self.db.engine.connect() as conn:
             return {(int(r.team_id), r.day, r.kind) for r in conn.execute(stmt)}
 
-    def cleanup(self, family: str, older_than_days: int, *, keep_days: int = 0) -> int:
+    def cleanup(self, family: str, older_than_days: int, *, keep_baseline_days: int = 0) -> int:
         """Delete finished rows of a family last updated more than ``older_than_days`` ago.
 
-        Rows whose ``day`` lies within ``keep_days`` of today are kept whatever their age (they hold the
-        baselines that later runs compare against). Live claims are never deleted.
+        Rows holding a baseline (``source_count`` set) whose ``day`` lies within ``keep_baseline_days`` of
+        today are kept whatever their age: later runs compare against them. Live claims are never deleted.
         """
         now = utcnow()
         t = self.t
@@ -178,7 +178,14 @@ class Ledger:
             t.c.updated_at < now - dt.timedelta(days=older_than_days),
             t.c.status != CLAIMED,
         )
-        if keep_days:
-            stmt = stmt.where(t.c.day < (now.date() - dt.timedelta(days=keep_days)))
+        if keep_baseline_days:
+            outside = t.c.day < (now.date() - dt.timedelta(days=keep_baseline_days))
+            stmt = stmt.where(sa.or_(outside, t.c.source_count.is_(None)))
         with self.db.engine.begin() as conn:
             return conn.execute(stmt).rowcount
+
+    def forget(self, family: str, team_id: int) -> int:
+        """Delete every row of one team in a family (a reset: its data is gone, so is its history)."""
+        t = self.t
+        with self.db.engine.begin() as conn:
+            return conn.execute(sa.delete(t).where(t.c.family == family, t.c.team_id == team_id)).rowcount

@@ -8,14 +8,14 @@ import uuid
 import pytest
 from duckling_helpers import SPEC
 
-from backfill.demo import generate
-from backfill.duckling import tasks as dk
 from backfill.duckling.registry import Registry
+from backfill.duckling.run import Env
+from devtools.demo_data import generate
 
 
 @pytest.fixture
 def env(clickhouse, appdb, connections):
-    return dk.Env(ch=clickhouse, db=appdb)
+    return Env(ch=clickhouse, db=appdb)
 
 
 @pytest.fixture

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from backfill.demo import DemoSpec
-from backfill.duckling import tasks as dk
 from backfill.duckling.credentials import access_for
+from backfill.duckling.export import export_partition
 from backfill.duckling.lake import open_lake
-from backfill.duckling.plan import Options, item
+from backfill.duckling.params import RunParams
+from backfill.duckling.plan import item
+from backfill.duckling.register import register_partition
 from backfill.duckling.registry import Registry
+from backfill.duckling.run import RunInfo
+from devtools.demo_data import DemoSpec
 
 SPEC = DemoSpec(
     team_ids=(11, 12), start_day=dt.date(2024, 3, 1), days=3, sessions_per_day=12, persons_per_team=40
@@ -31,10 +34,10 @@ def run_partition(
     dag_id="duckling_backfill",
 ):
     """export + register of one partition, as the mapped tasks do."""
-    options = options or Options()
-    run = dk.RunInfo(dag_id=dag_id, run_id=run_id)
-    exported = dk.export_partition(item(team_id, day, kind, "test"), options, run, env)
-    return dk.register_partition(exported, options, run, env, before_commit=before_commit)
+    options = options or RunParams()
+    run = RunInfo(dag_id=dag_id, run_id=run_id)
+    exported = export_partition(item(team_id, day, kind, "test"), options, run, env)
+    return register_partition(exported, options, run, env, before_commit=before_commit)
 
 
 def lake_query(env, team_id, sql, params=None):

@@ -10,16 +10,21 @@ import os
 import pytest
 from duckling_helpers import DAYS, ch_day_counts, lake_day_counts, lake_query, run_partition, s3_keys
 
-from backfill.duckling import tasks as dk
 from backfill.duckling.credentials import access_for
-from backfill.duckling.errors import DucklingError, OptionsError, RegistryError, SchemaError
+from backfill.duckling.detect import detect_daily
+from backfill.duckling.errors import DucklingError, RegistryError, SchemaError
+from backfill.duckling.export import export_partition
 from backfill.duckling.lake import CatalogBusyError, open_lake
-from backfill.duckling.plan import Options, item
+from backfill.duckling.params import RunParams, parse_params
+from backfill.duckling.plan import item
 from backfill.duckling.registry import Registry
+from backfill.duckling.report import report
+from backfill.duckling.run import RunInfo
 from backfill.ledger import EXPORTED
+from backfill.params import ParamsError
 
 TODAY = dt.date(2024, 3, 10)
-RUN = dk.RunInfo("duckling_backfill", "manual__opts")
+RUN = RunInfo("duckling_backfill", "manual__opts")
 
 
 def _nothing_written(env, team):
@@ -29,8 +34,7 @@ def _nothing_written(env, team):
 
 def test_dry_run_plans_and_writes_nothing(env, demo_data, make_duckling):
     make_duckling(11)
-    plan = dk.detect(
-        "daily",
+    plan = detect_daily(
         {"start_date": "2024-03-01", "end_date": "2024-03-02", "dry_run": True},
         RUN,
         env,
@@ -43,14 +47,14 @@ def test_dry_run_plans_and_writes_nothing(env, demo_data, make_duckling):
         "team 11 · 2024-03-02 · events",
         "team 11 · 2024-03-02 · persons",
     ]
-    rep = dk.report(plan["summary"], Options(dry_run=True), RUN, env)
+    rep = report(plan["summary"], RunParams(dry_run=True), RUN, env)
     assert rep["rows"] == [] and len(rep["would_do"]) == 4
     _nothing_written(env, 11)
 
 
 def test_skip_ducklake_registration_exports_only_and_files_are_not_orphans(env, demo_data, make_duckling):
     make_duckling(11)
-    opts = Options(skip_ducklake_registration=True)
+    opts = RunParams(skip_ducklake_registration=True)
     out = run_partition(env, 11, DAYS[0], options=opts)
     assert out["status"] == "exported_only" and len(out["files"]) == 1
     row = env.ledger.rows("duckling", team_ids=[11])[0]
@@ -62,7 +66,7 @@ def test_skip_ducklake_registration_exports_only_and_files_are_not_orphans(env, 
         "in_progress": [],
         "deferred_over_cap": 0,
     }
-    rep = dk.report(summary, opts, RUN, env)
+    rep = report(summary, opts, RUN, env)
     assert rep["orphans_removed"] == [] and len(s3_keys(env, 11)) == 1
     assert any("not registered" in w for w in rep["warnings"])
 
@@ -88,7 +92,7 @@ def test_schema_check_and_skip_schema_validation(env, demo_data, make_duckling):
     assert lake_day_counts(env, 11) == {}
     # skipped: the check does not run, DuckLake itself refuses the file's types
     with pytest.raises(DucklingError) as exc:
-        run_partition(env, 11, DAYS[0], run_id="r2", options=Options(skip_schema_validation=True))
+        run_partition(env, 11, DAYS[0], run_id="r2", options=RunParams(skip_schema_validation=True))
     assert "has type INTEGER" not in str(exc.value) and "team 11 day 2024-03-01" in str(exc.value)
 
 
@@ -113,7 +117,7 @@ def test_missing_key_column_fails_and_missing_nullable_is_tolerated(env, demo_da
 
 def test_cleanup_existing_partition_data_false_appends(env, demo_data, make_duckling):
     make_duckling(11)
-    opts = Options(cleanup_existing_partition_data=False)
+    opts = RunParams(cleanup_existing_partition_data=False)
     n = run_partition(env, 11, DAYS[0], run_id="r1", options=opts)["source_count"]
     run_partition(env, 11, DAYS[0], run_id="r2", options=opts)
     rows = lake_query(env, 11, "SELECT count(*), count(DISTINCT uuid) FROM lake.main.events")
@@ -124,26 +128,26 @@ def test_cleanup_existing_partition_data_false_appends(env, demo_data, make_duck
         "in_progress": [],
         "deferred_over_cap": 0,
     }
-    assert any("one-copy guarantee is given up" in w for w in dk.report(summary, opts, RUN, env)["warnings"])
+    assert any("one-copy guarantee is given up" in w for w in report(summary, opts, RUN, env)["warnings"])
 
 
 def test_create_tables_if_missing_false(env, demo_data, make_duckling):
     make_duckling(11)
     with pytest.raises(SchemaError, match="does not exist and create_tables_if_missing is false"):
-        run_partition(env, 11, DAYS[0], options=Options(create_tables_if_missing=False))
+        run_partition(env, 11, DAYS[0], options=RunParams(create_tables_if_missing=False))
     run_partition(env, 11, DAYS[0], run_id="r2")  # default creates
-    run_partition(env, 11, DAYS[1], run_id="r3", options=Options(create_tables_if_missing=False))
+    run_partition(env, 11, DAYS[1], run_id="r3", options=RunParams(create_tables_if_missing=False))
     assert set(lake_day_counts(env, 11)) == {DAYS[0], DAYS[1]}
 
 
 def test_delete_tables_needs_team_ids_and_resets_only_those(env, demo_data, make_duckling):
-    with pytest.raises(OptionsError, match="needs team_ids"):
-        Options.from_params({"delete_tables": True})
+    with pytest.raises(ParamsError, match="needs team_ids"):
+        parse_params({"delete_tables": True})
     for team in (11, 12):
         make_duckling(team)
         run_partition(env, team, DAYS[0])
-    plan = dk.detect(
-        "daily", {"team_ids": [11], "delete_tables": True, "start_date": "2024-03-02"}, RUN, env, today=TODAY
+    plan = detect_daily(
+        {"team_ids": [11], "delete_tables": True, "start_date": "2024-03-02"}, RUN, env, today=TODAY
     )
     assert lake_day_counts(env, 11) == {}
     assert lake_day_counts(env, 12) == {DAYS[0]: ch_day_counts(env, 12)[DAYS[0]]}
@@ -158,10 +162,10 @@ def test_clickhouse_settings_allowlist_and_effect(env, demo_data, make_duckling)
         ({"readonly": 1}, "not allowed"),
         ({"max_threads": "many"}, "number"),
     ):
-        with pytest.raises(OptionsError, match=why):
-            Options.from_params({"clickhouse_settings": bad})
+        with pytest.raises(ParamsError, match=why):
+            parse_params({"clickhouse_settings": bad})
     make_duckling(11)
-    opts = Options.from_params({"clickhouse_settings": {"max_memory_usage": 1}})
+    opts = parse_params({"clickhouse_settings": {"max_memory_usage": 1}})
     with pytest.raises(DucklingError, match=r"team 11 day 2024-03-01: count events failed"):
         run_partition(env, 11, DAYS[0], options=opts)
     assert s3_keys(env, 11) == []
@@ -170,7 +174,7 @@ def test_clickhouse_settings_allowlist_and_effect(env, demo_data, make_duckling)
         11,
         DAYS[0],
         run_id="r2",
-        options=Options.from_params({"clickhouse_settings": {"max_threads": 1}}),
+        options=parse_params({"clickhouse_settings": {"max_threads": 1}}),
     )
     assert lake_day_counts(env, 11) == {DAYS[0]: ch_day_counts(env, 11)[DAYS[0]]}
 
@@ -188,8 +192,8 @@ def test_clickhouse_settings_allowlist_and_effect(env, demo_data, make_duckling)
     ],
 )
 def test_bad_params_fail_before_writing(env, params, message):
-    with pytest.raises(OptionsError, match=message):
-        dk.detect("daily", params, RUN, env, today=TODAY)
+    with pytest.raises(ParamsError, match=message):
+        detect_daily(params, RUN, env, today=TODAY)
     assert env.ledger.rows("duckling") == []
 
 
@@ -208,10 +212,10 @@ def test_bad_registry_row_fails_its_partition_clearly_and_writes_nothing(
     row = make_duckling(11)
     Registry(env.db).upsert(**{**row, **overrides})
     with pytest.raises(RegistryError, match="team 11: invalid duckling_registry row: " + message.split()[0]):
-        dk.export_partition(item(11, DAYS[0], "events", "t"), Options(), RUN, env)
+        export_partition(item(11, DAYS[0], "events", "t"), RunParams(), RUN, env)
     assert env.ledger.rows("duckling") == []
     with pytest.raises(RegistryError, match="team 99: has no duckling_registry row"):
-        dk.export_partition(item(99, DAYS[0], "events", "t"), Options(), RUN, env)
+        export_partition(item(99, DAYS[0], "events", "t"), RunParams(), RUN, env)
 
 
 def test_password_from_connection_and_masked(env, demo_data, make_duckling, monkeypatch):
@@ -242,7 +246,7 @@ def test_sts_assume_role(env, demo_data, make_duckling):
 
 
 def test_local_catalog_form_and_lock(env, demo_data, s3, tmp_path):
-    from backfill.duckling.demo import format_summary, register_demo_duckling, summary
+    from devtools.demo_ducklings import format_summary, register_demo_duckling, summary
 
     catalog = tmp_path / "lake" / "team11.ducklake"
     register_demo_duckling(env.db, 11, bucket="duckling-local-11", catalog_path=catalog)

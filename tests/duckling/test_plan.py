@@ -9,10 +9,13 @@ import sqlalchemy as sa
 from duckling_helpers import DAYS, ch_exec, run_partition
 
 from backfill.duckling import errors
-from backfill.duckling import tasks as dk
+from backfill.duckling.detect import detect_daily
 from backfill.duckling.export import file_name, object_key
-from backfill.duckling.plan import Options, days_of_run, plan_daily, plan_full
+from backfill.duckling.params import RunParams, parse_params
+from backfill.duckling.plan import days_of_run, plan_daily, plan_full
 from backfill.duckling.registry import Duckling
+from backfill.duckling.run import RunInfo
+from backfill.params import ParamsError
 from backfill.settings import DUCKLING
 
 D = dt.date(2024, 3, 1)
@@ -60,8 +63,8 @@ def test_full_plan_round_robin_oldest_first_with_full_persons():
 
 
 def test_cap_never_exceeds_max_map_length():
-    with pytest.raises(errors.OptionsError):
-        Options.from_params({"max_partitions": DUCKLING.max_map_length + 1})
+    with pytest.raises(ParamsError):
+        parse_params({"max_partitions": DUCKLING.max_map_length + 1})
     items, summary = plan_daily(
         teams=list(range(1, 3000)),
         days=[D],
@@ -77,9 +80,9 @@ def test_cap_never_exceeds_max_map_length():
 def test_days_of_run():
     today = dt.date(2024, 3, 10)
     start = dt.datetime(2024, 3, 5, tzinfo=dt.UTC)
-    assert days_of_run(Options(), start, today) == [dt.date(2024, 3, 5)]
-    assert days_of_run(Options(), None, today) == [dt.date(2024, 3, 9)]
-    opts = Options.from_params({"start_date": "2024-03-01", "end_date": "2024-03-03"}, today=today)
+    assert days_of_run(RunParams(), start, today) == [dt.date(2024, 3, 5)]
+    assert days_of_run(RunParams(), None, today) == [dt.date(2024, 3, 9)]
+    opts = parse_params({"start_date": "2024-03-01", "end_date": "2024-03-03"}, today=today)
     assert days_of_run(opts, start, today) == [dt.date(2024, 3, 1), dt.date(2024, 3, 2), dt.date(2024, 3, 3)]
 
 
@@ -181,10 +184,10 @@ def test_daily_detect_retries_failed_and_late_days(env, demo_data, make_duckling
         "AND cityHash64(uuid) % 2 = 0",
     )
     today = DAYS[0] + dt.timedelta(days=5)
-    run = dk.RunInfo(
+    run = RunInfo(
         "duckling_backfill", "scheduled__x", data_interval_start=dt.datetime(2024, 3, 4, tzinfo=dt.UTC)
     )
-    plan = dk.detect("daily", {"kinds": ["events"]}, run, env, today=today)
+    plan = detect_daily({"kinds": ["events"]}, run, env, today=today)
     assert [(i["label"], i["reason"]) for i in plan["items"]] == [
         ("team 11 · 2024-03-04 · events", "scheduled"),
         ("team 11 · 2024-03-01 · events", "retry failed"),

@@ -17,12 +17,16 @@ from duckling_helpers import (
     s3_keys,
 )
 
-from backfill.duckling import tasks as dk
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import DucklingError
+from backfill.duckling.export import export_partition
 from backfill.duckling.lake import open_lake
-from backfill.duckling.plan import Options, item
+from backfill.duckling.params import RunParams
+from backfill.duckling.plan import item
+from backfill.duckling.register import register_partition
 from backfill.duckling.registry import Registry
+from backfill.duckling.report import report
+from backfill.duckling.run import RunInfo
 from backfill.ledger import DONE
 
 
@@ -81,22 +85,22 @@ def test_second_registration_of_a_registered_path_is_refused(env, demo_data, mak
 
 def test_killed_between_export_and_register_then_rerun(env, demo_data, make_duckling):
     make_duckling(11)
-    day, opts = DAYS[2], Options()
-    run_a = dk.RunInfo("duckling_backfill", "scheduled__a")
-    exported_a = dk.export_partition(item(11, day, "events", "t"), opts, run_a, env)  # then "killed"
+    day, opts = DAYS[2], RunParams()
+    run_a = RunInfo("duckling_backfill", "scheduled__a")
+    exported_a = export_partition(item(11, day, "events", "t"), opts, run_a, env)  # then "killed"
     # while A's lease is live, another run skips the partition
-    run_b = dk.RunInfo("duckling_backfill", "scheduled__b")
-    assert dk.export_partition(item(11, day, "events", "t"), opts, run_b, env)["status"] == "in_progress"
+    run_b = RunInfo("duckling_backfill", "scheduled__b")
+    assert export_partition(item(11, day, "events", "t"), opts, run_b, env)["status"] == "in_progress"
     # A's lease expires; B takes over and completes
     lt = env.ledger.t
     with env.db.engine.begin() as conn:
         conn.execute(sa.update(lt).values(lease_expires_at=dt.datetime(2000, 1, 1)))
-    exported_b = dk.export_partition(item(11, day, "events", "t"), opts, run_b, env)
-    dk.register_partition(exported_b, opts, run_b, env)
+    exported_b = export_partition(item(11, day, "events", "t"), opts, run_b, env)
+    register_partition(exported_b, opts, run_b, env)
     assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}
     # A's late register cannot sneak in: it lost the claim
     with pytest.raises(DucklingError, match="lost the ledger claim"):
-        dk.register_partition(exported_a, opts, run_a, env)
+        register_partition(exported_a, opts, run_a, env)
     assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}
     # A's file is an orphan (never referenced, no live claim): the report removes it
     summary = {
@@ -105,7 +109,7 @@ def test_killed_between_export_and_register_then_rerun(env, demo_data, make_duck
         "in_progress": [],
         "deferred_over_cap": 0,
     }
-    rep = dk.report(summary, opts, run_b, env)
+    rep = report(summary, opts, run_b, env)
     assert rep["orphans_removed"] == exported_a["files"]
     assert s3_keys(env, 11) == [f.split("/", 3)[3] for f in exported_b["files"]]
     assert lake_day_counts(env, 11) == {day: ch_day_counts(env, 11)[day]}  # still readable
@@ -136,16 +140,16 @@ def test_concurrent_registrations_and_table_creation(env, demo_data, make_duckli
     import threading
 
     make_duckling(12)
-    opts = Options()
-    runs = [dk.RunInfo("duckling_backfill", f"r{i}") for i in range(len(DAYS))]
+    opts = RunParams()
+    runs = [RunInfo("duckling_backfill", f"r{i}") for i in range(len(DAYS))]
     exported = [
-        dk.export_partition(item(12, d, "events", "t"), opts, r, env) for d, r in zip(DAYS, runs, strict=True)
+        export_partition(item(12, d, "events", "t"), opts, r, env) for d, r in zip(DAYS, runs, strict=True)
     ]
     errors = []
 
     def reg(e, r):
         try:
-            dk.register_partition(e, opts, r, env)
+            register_partition(e, opts, r, env)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -67,6 +67,6 @@ def test_cleanup_keeps_live_claims_and_recent_baselines(ledger):
     long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=400)
     with ledger.db.engine.begin() as conn:  # every row last touched 400 days ago
         conn.execute(sa.update(t).values(updated_at=long_ago))
-    assert ledger.cleanup("test", older_than_days=90, keep_days=365) == 1
+    assert ledger.cleanup("test", older_than_days=90, keep_baseline_days=365) == 1
     left = {(r["team_id"], r["status"]) for r in ledger.rows("test")}
     assert left == {(2, DONE), (3, CLAIMED)}

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from backfill import demo, duck, localstack
+from backfill import duckdb_conn
 from backfill import sql as sqlt
+from devtools import demo_data as demo
+from devtools import localstack
 
 WRITE_PARQUET = sqlt.Template(
     "test_write_parquet",
@@ -19,7 +21,7 @@ COUNT_TEAM = sqlt.Template("count", "SELECT count() AS n FROM events WHERE team_
 
 
 def _duck_with_s3(s3, token: str | None = None, key: str | None = None, secret: str | None = None):
-    con = duck.connect()
+    con = duckdb_conn.connect()
     con.execute(
         "CREATE SECRET s3_test (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, URL_STYLE 'path', "
         "USE_SSL false" + (", SESSION_TOKEN ?)" if token else ")"),

@@ -20,8 +20,9 @@ from e2e_stack import DEMO_START, E2EStack
 
 from backfill import sql as sqlt
 from backfill.clickhouse import _directory_locked
-from backfill.localairflow import POOLS_FILE, ApiError
 from backfill.settings import DUCKLING, POOLS, WEB_PREAGG
+from devtools.airflow_env import POOLS_FILE
+from devtools.airflow_rest import ApiError
 
 pytestmark = pytest.mark.scheduler
 
@@ -151,7 +152,7 @@ def _airflow_cli(e2e: E2EStack, *args: str) -> subprocess.CompletedProcess:
 
 def _duckling_days(e2e: E2EStack) -> dict[dt.date, int]:
     """Rows per day in the team's DuckLake ``events`` table, read through DuckDB like a customer would."""
-    from backfill.duck import connect
+    from backfill.duckdb_conn import connect
 
     con = connect()
     try:

@@ -262,7 +262,7 @@ def test_top_teams_by_median_daily_pageviews(world):
 
 
 def test_demo_summaries(world, ledger):
-    from backfill.web_preagg.report import gap_summary, ledger_summary
+    from devtools.demo import gap_summary, ledger_summary
 
     before = gap_summary(world, ledger, list(ENABLED), WINDOW.start, WINDOW.end)
     assert before["missing_partitions"] == {"stats": 3, "bounces": 3} and before["missing_team_days"] == 4

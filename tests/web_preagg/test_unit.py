@@ -8,7 +8,7 @@ import pytest
 
 from backfill.web_preagg import BOUNCES, STATS, TABLES
 from backfill.web_preagg.detect import Coverage, TeamDay, classify
-from backfill.web_preagg.params import Window, resolve_window, validate_run_params
+from backfill.web_preagg.params import Window, parse_params, resolve_window
 from backfill.web_preagg.plan import RUN, SKIP, make_plan
 from backfill.web_preagg.report import build_report, format_report
 from backfill.web_preagg.select_teams import configured_team_ids, select_teams
@@ -18,7 +18,7 @@ W = Window(D(2024, 3, 1), D(2024, 3, 30))
 
 
 def p(**kw):
-    return validate_run_params(kw)
+    return parse_params(kw)
 
 
 # --- params --------------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ def test_defaults():
 )
 def test_bad_params_fail_with_the_value_named(raw, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        validate_run_params(raw)
+        parse_params(raw)
 
 
 def test_window_end_priority():

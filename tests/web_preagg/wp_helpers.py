@@ -11,9 +11,9 @@ from pathlib import Path
 
 from backfill import sql as sqlt
 from backfill.clickhouse import ClickHouse
-from backfill.demo import DemoSpec, generate
 from backfill.web_preagg import BOUNCES, STATS, TABLES
-from backfill.web_preagg.recompute import insert_preaggregated, seed_preaggregated, staging_name
+from backfill.web_preagg.recompute import insert_preaggregated, staging_name
+from devtools.demo_data import DemoSpec, generate, seed_preaggregated
 
 SQL = Path(__file__).parent / "sql"
 D = dt.date

@@ -13,15 +13,22 @@ so the ledger states exactly what the lake should hold.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from backfill.clickhouse import ClickHouse, QueryTag
-from backfill.duckling.credentials import S3Access
+from backfill.duckling.credentials import S3Access, access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient_clickhouse, with_retries
+from backfill.duckling.params import RunParams
 from backfill.duckling.registry import Duckling
+from backfill.duckling.run import Env, RunInfo, failure_recorded, partition_key
+from backfill.ledger import EXPORTED
+from backfill.settings import DUCKLING
+
+log = logging.getLogger(__name__)
 
 EVENTS, PERSONS, PERSONS_FULL = "events", "persons", "persons_full"
 KINDS = (EVENTS, PERSONS, PERSONS_FULL)
@@ -155,3 +162,35 @@ def split_person_files(files: list[str]) -> tuple[list[str], list[str]]:
     persons = [f for f in files if "/backfill/persons" in f]
     distinct = [f for f in files if "/backfill/person_distinct_ids" in f]
     return persons, distinct
+
+
+def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env: Env | None = None) -> dict:
+    """Claim the partition and write its file(s) to the duckling's bucket. Returns a small dict."""
+    env = env or Env.from_connections()
+    key = partition_key(item)
+    out = {k: item[k] for k in ("team_id", "day", "kind", "label")}
+    out.update(files=[], source_count=0)
+    duckling = env.registry.get(key.team_id)  # a bad or missing row fails here: nothing written
+    if options.dry_run:
+        return {**out, "status": "dry_run"}
+    if not env.ledger.claim(key, run.owner, DUCKLING.lease_seconds):
+        log.info("%s is in progress elsewhere (live claim): skipped", item["label"])
+        return {**out, "status": "in_progress"}
+    with failure_recorded(env, key, run):
+        access = access_for(duckling, run.run_id, env.aws_conn_id)
+        exporter = Exporter(
+            env.ch, access, duckling, run.run_id, run.try_number, run.dag_id, options.clickhouse_settings
+        )
+        full = key.kind == PERSONS_FULL
+        res = exporter.events(key.day) if key.kind == EVENTS else exporter.persons(key.day, full=full)
+    detail = {"export": res.detail, "run_id": run.run_id}
+    recorded = {"files": res.files, "source_count": res.source_count}
+    if options.skip_ducklake_registration:
+        detail["registration"] = "skipped: skip_ducklake_registration"
+        env.ledger.succeed(key, run.owner, status=EXPORTED, detail=detail, **recorded)
+        status = "exported_only"
+    else:
+        env.ledger.progress(key, run.owner, detail=detail, **recorded)
+        status = "exported"
+    log.info("%s: exported %d rows in %d file(s)", item["label"], res.source_count, len(res.files))
+    return {**out, **recorded, "status": status}

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from backfill import duck
+from backfill import duckdb_conn
 from backfill import sql as sqlt
 from backfill.duckling import schema
 from backfill.duckling.credentials import S3Access
@@ -287,7 +287,9 @@ def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | N
     try:
         with lock:
             # a local file catalog needs no postgres extension (each LOAD costs ~0.1-0.3 s per task)
-            con = duck.connect(extensions=("httpfs", "ducklake") if duckling.is_local else duck.EXTENSIONS)
+            con = duckdb_conn.connect(
+                extensions=("httpfs", "ducklake") if duckling.is_local else duckdb_conn.EXTENSIONS
+            )
             try:
                 con.execute(access.duckdb_secret_sql(duckling.bucket))
                 password = None if duckling.is_local else duckling.password()

@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 
+from backfill.duckling.credentials import access_for
+from backfill.duckling.errors import describe
 from backfill.duckling.export import EVENTS, day_prefix
+from backfill.duckling.lake import open_lake
+from backfill.duckling.run import FAMILY, Env, RunInfo
+from backfill.ledger import CLAIMED, utcnow
 
 
 def list_day_files(s3client, bucket: str, team_id: int, day: dt.date) -> list[str]:
@@ -45,3 +51,44 @@ def remove(s3client, paths: list[str]) -> list[str]:
         s3client.delete_object(Bucket=bucket, Key=key)
         removed.append(path)
     return removed
+
+
+@dataclass
+class SweepResult:
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def sweep(items: list[dict], run: RunInfo, env: Env) -> SweepResult:
+    """Remove the orphans under the event team-days of ``items``; keep those of a day in progress."""
+    out = SweepResult()
+    by_team: dict[int, set[dt.date]] = {}
+    for it in items:
+        if it["kind"] == EVENTS:
+            by_team.setdefault(int(it["team_id"]), set()).add(dt.date.fromisoformat(it["day"]))
+    for team_id, days in sorted(by_team.items()):
+        try:
+            duckling = env.registry.get(team_id)
+            access = access_for(duckling, run.run_id, env.aws_conn_id)
+            s3 = access.boto3_client()
+            with open_lake(duckling, access) as lake:
+                if not lake.columns("events"):
+                    continue
+                registered = lake.registered_paths()
+            for day in sorted(days):
+                files = list_day_files(s3, duckling.bucket, team_id, day)
+                ledger_rows = env.ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day, kind=EVENTS)
+                now = utcnow()
+                found = find_orphans(files, registered, protected_files(ledger_rows, now))
+                live = any(
+                    r["status"] == CLAIMED and r["lease_expires_at"] and r["lease_expires_at"] > now
+                    for r in ledger_rows
+                )
+                if live:
+                    out.kept += found
+                else:
+                    out.removed += remove(s3, found)
+        except Exception as exc:  # the report must not hide the partitions' outcome
+            out.warnings.append(f"team {team_id}: orphan check skipped: {describe(exc)}")
+    return out

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
-import sqlalchemy as sa
-
 from backfill.clickhouse import ClickHouse, QueryTag
-from backfill.ledger import CLAIMED, Ledger, utcnow
+from backfill.ledger import Ledger
 from backfill.settings import LEDGER, WEB_PREAGG
 from backfill.web_preagg import FAMILY
 from backfill.web_preagg.recompute import STAGING_PREFIX, staging_created_at
@@ -27,25 +24,14 @@ def cleanup_ledger(
     Rows that hold a stale-check baseline (source_count set) are kept while their day is within
     ``baseline_days`` (>= the longest lookback): a later run still compares against them. Live claims
     are never removed."""
-    # baseline rows: Ledger.cleanup keeps every row whose day is within keep_days
-    with_baseline = ledger.cleanup(FAMILY, retention_days, keep_days=baseline_days)
-    # rows without a baseline (failed, skipped ...) need no protection beyond the retention
-    t = ledger.t
-    stmt = sa.delete(t).where(
-        t.c.family == FAMILY,
-        t.c.source_count.is_(None),
-        t.c.status != CLAIMED,
-        t.c.updated_at < utcnow() - dt.timedelta(days=retention_days),
-    )
-    with ledger.db.engine.begin() as conn:
-        without = conn.execute(stmt).rowcount
+    removed = ledger.cleanup(FAMILY, retention_days, keep_baseline_days=baseline_days)
     log.info(
         "ledger cleanup: removed %d rows (retention %d days, baselines kept %d days)",
-        with_baseline + without,
+        removed,
         retention_days,
         baseline_days,
     )
-    return {"ledger_rows_removed": with_baseline + without}
+    return {"ledger_rows_removed": removed}
 
 
 def drop_orphan_staging(

@@ -1,4 +1,4 @@
-"""Recompute one team-day of the pre-aggregated tables, safely; and seed them like the daily job does.
+"""Recompute one team-day of the pre-aggregated tables, safely.
 
 Per table, ``recompute_team_day``:
   1. computes the team-day into a task-private staging table created AS the target (same columns, in
@@ -60,47 +60,6 @@ def insert_preaggregated(
         {"t": into, "team_ids": [int(t) for t in team_ids], "start_day": start_day, "end_day": end_day},
         tag=tag,
     )
-
-
-def seed_preaggregated(
-    ch: ClickHouse,
-    team_ids: Iterable[int],
-    start_day: dt.date,
-    end_day: dt.date,
-    skip: Iterable[tuple] = (),
-    tables: Iterable[str] = TABLES,
-    dag_id: str = "daily_web_preagg",
-) -> int:
-    """Fill the pre-aggregated tables from events like the daily job: every team-day in
-    [start_day, end_day] (inclusive) except those in ``skip``, which holds ``(team_id, day)`` (both
-    tables) or ``(team_id, day, table)`` (that table only). Runs the backfill's insert templates once per
-    table, team and run of consecutive days; does not delete anything first (fill empty team-days).
-    Returns the number of insert queries run."""
-    skip = {tuple(s) for s in skip}
-    queries = 0
-    for table in tables:
-        for team_id in sorted({int(t) for t in team_ids}):
-            run_start = None
-            day = start_day
-            while day <= end_day + dt.timedelta(days=1):
-                skipped = day > end_day or (team_id, day) in skip or (team_id, day, table) in skip
-                if not skipped and run_start is None:
-                    run_start = day
-                elif skipped and run_start is not None:
-                    last = day - dt.timedelta(days=1)
-                    insert_preaggregated(
-                        ch,
-                        table,
-                        table,
-                        [team_id],
-                        run_start,
-                        last,
-                        QueryTag(dag_id, team_id, f"{run_start}..{last}", f"seed {SHORT[table]}"),
-                    )
-                    queries += 1
-                    run_start = None
-                day += dt.timedelta(days=1)
-    return queries
 
 
 def staging_name(table: str, team_id: int, day: dt.date, now: float | None = None) -> str:

@@ -4,13 +4,9 @@ the CLI, and summaries for the demo. Pure formatting over plain values, plus two
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 
-from backfill.clickhouse import ClickHouse
-from backfill.ledger import Ledger
-from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
-from backfill.web_preagg.detect import Detection, detect
-from backfill.web_preagg.params import Window
+from backfill.web_preagg import SHORT, TABLES
+from backfill.web_preagg.detect import Detection
 
 COLUMNS = ("missing", "stale", "planned", "done", "failed", "skipped")
 
@@ -144,38 +140,3 @@ def coverage_grid(detection: Detection) -> str:
 
 
 # --- summaries for the demo -----------------------------------------------------------------------
-def gap_summary(
-    ch: ClickHouse,
-    ledger: Ledger | None,
-    team_ids: list[int],
-    start_day: dt.date,
-    end_day: dt.date,
-    tables: tuple[str, ...] = TABLES,
-) -> dict:
-    """What the detector sees now: missing partitions per table, missing / stale / complete team-days."""
-    d = detect(ch, ledger, team_ids, Window(start_day, end_day), tables, dag_id="demo")
-    per_table = Counter(SHORT[t] for m in d.missing for t in m.tables)
-    return {
-        "window": d.window.to_dict(),
-        "teams": len(team_ids),
-        "missing_partitions": {SHORT[t]: per_table.get(SHORT[t], 0) for t in tables},
-        "missing_team_days": len(d.missing),
-        "stale_team_days": len(d.stale),
-        "complete_team_days": len(d.present),
-        "missing": [m.to_dict() for m in d.missing],
-        "stale": [s.to_dict() for s in d.stale],
-    }
-
-
-def ledger_summary(ledger: Ledger, start_day: dt.date | None = None, end_day: dt.date | None = None) -> dict:
-    """Ledger rows of this family by status (done / failed / claimed ...) in [start_day, end_day]."""
-    rows = ledger.rows(FAMILY, start=start_day, end=end_day, kind=KIND)
-    return {
-        "by_status": dict(Counter(r["status"] for r in rows)),
-        "team_days": len(rows),
-        "failed": [
-            {"team_id": r["team_id"], "day": r["day"].isoformat(), "error": r["error"]}
-            for r in rows
-            if r["status"] == "failed"
-        ],
-    }

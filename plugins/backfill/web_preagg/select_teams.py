@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backfill.clickhouse import ClickHouse, QueryTag
+from backfill.params import team_id_list
 from backfill.settings import WEB_PREAGG
-from backfill.web_preagg.params import RunParams, Window, parse_team_id_list
+from backfill.web_preagg.params import RunParams, Window
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,11 @@ def configured_team_ids(
     name = WEB_PREAGG.enabled_team_ids_variable
     env = os.environ if env is None else env
     if env.get(name, "").strip():
-        return f"env {name}", parse_team_id_list(env[name], f"env var {name}")
+        return f"env {name}", team_id_list(env[name], f"env var {name}")
     if variable_get is not None:
         value = variable_get(name)
         if value is not None and str(value).strip():
-            return f"variable {name}", parse_team_id_list(str(value), f"Airflow Variable {name}")
+            return f"variable {name}", team_id_list(str(value), f"Airflow Variable {name}")
     return None
 
 

@@ -17,7 +17,7 @@ from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND
 from backfill.web_preagg.cleanup import cleanup_ledger, drop_orphan_staging
 from backfill.web_preagg.detect import TeamDay, detect
-from backfill.web_preagg.params import Window, resolve_window, validate_run_params
+from backfill.web_preagg.params import Window, parse_params, resolve_window
 from backfill.web_preagg.plan import make_plan
 from backfill.web_preagg.recompute import recompute_team_day
 from backfill.web_preagg.report import build_report, format_report
@@ -34,7 +34,7 @@ def _variable_get(name: str) -> str | None:
 
 def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | None) -> dict:
     """Validate the params, resolve the window, choose the teams. Fails before anything is written."""
-    rp = validate_run_params(params)
+    rp = parse_params(params)
     window = resolve_window(rp, data_interval_start)
     with AppDB.from_conn_id() as appdb:
         ch = ClickHouse.from_conn_id() if rp.include_top_teams else None
@@ -57,7 +57,7 @@ def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | 
 
 
 def run_detect(selection: dict) -> dict:
-    rp = validate_run_params(selection["params"])
+    rp = parse_params(selection["params"])
     window = Window.from_dict(selection["window"])
     with AppDB.from_conn_id() as appdb:
         d = detect(ClickHouse.from_conn_id(), Ledger(appdb), selection["team_ids"], window, rp.tables)
@@ -71,20 +71,16 @@ def run_detect(selection: dict) -> dict:
     return d.to_dict(with_present=rp.force)
 
 
-def _plan(selection: dict, detection: dict):
-    """The pure plan from the select_teams and detect outputs (the report task recomputes it too)."""
-    rp = validate_run_params(selection["params"])
-    return make_plan(
+def run_plan(selection: dict, detection: dict) -> dict:
+    """``{"items": [...], "summary": {...}}``: the mapped team-days, and the plan for the report."""
+    rp = parse_params(selection["params"])
+    plan = make_plan(
         [TeamDay.from_dict(m) for m in detection["missing"]],
         [TeamDay.from_dict(s) for s in detection["stale"]],
         [TeamDay.from_dict(p) for p in detection.get("present", [])],
         rp,
         Window.from_dict(selection["window"]),
     )
-
-
-def run_plan(selection: dict, detection: dict) -> dict:
-    plan = _plan(selection, detection)
     log.info(
         "plan (%d to run, %d skipped%s):\n%s",
         len(plan.planned),
@@ -94,7 +90,7 @@ def run_plan(selection: dict, detection: dict) -> dict:
     )
     for warning in plan.warnings:
         log.warning(warning)
-    return {"items": plan.items(), "plan": plan.to_dict()}
+    return {"items": plan.items(), "summary": plan.to_dict()}
 
 
 def team_day_label(item: dict) -> str:
@@ -117,8 +113,8 @@ def run_backfill_team_day(item: dict, *, dag_id: str, run_id: str) -> dict:
         )
 
 
-def run_report(selection: dict, detection: dict, results: list[dict] | None) -> dict:
-    plan = _plan(selection, detection).to_dict()
+def run_report(detection: dict, plan: dict, results: list[dict] | None) -> dict:
+    """The run's summary per table; fails the run (after logging it) if a team-day failed."""
     results = [r for r in (results or []) if r]
     ledger_rows = {}
     if plan["planned"] and not plan.get("dry_run"):
@@ -131,6 +127,9 @@ def run_report(selection: dict, detection: dict, results: list[dict] | None) -> 
                 ledger_rows[(int(r["team_id"]), r["day"].isoformat())] = r
     report = build_report(detection, plan, results, ledger_rows)
     log.info("report:\n%s", format_report(report))
+    if report["failed"]:
+        failed = "; ".join(f"team {f['team_id']} {f['day']}" for f in report["failed"])
+        raise RuntimeError(f"{len(report['failed'])} team-day(s) failed: {failed}")
     return report
 
 

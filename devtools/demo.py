@@ -15,14 +15,20 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
-from backfill import localstack
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
-from backfill.demo import DemoSpec, generate
-from backfill.schema import create_clickhouse_schema
+from backfill.clickhouse_schema import create_clickhouse_schema
+from backfill.ledger import Ledger
 from backfill.settings import DUCKLING, LOCAL_DIR, PROJECT_ROOT, WEB_PREAGG
+from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
+from backfill.web_preagg.detect import detect
+from backfill.web_preagg.params import Window
+from devtools import localstack
+from devtools.demo_data import DemoSpec, generate, seed_preaggregated
+from devtools.demo_ducklings import format_summary, register_demo_duckling, summary
 
 DEMO_DUCKLINGS = 2  # the first two demo teams get a duckling
 
@@ -53,7 +59,7 @@ class DemoStores:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
+            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]),
             "TZ": "UTC",
             "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(
                 {"conn_type": "chdb", "extra": {"path": str(self.chdb)}}
@@ -125,8 +131,6 @@ def _gap_days(spec: DemoSpec, yesterday: dt.date) -> list[tuple]:
 
 
 def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
-    from backfill.duckling.demo import register_demo_duckling
-    from backfill.web_preagg.recompute import seed_preaggregated
 
     started = time.monotonic()
     ch = ClickHouse.embedded(str(stores.chdb))
@@ -162,8 +166,6 @@ def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
 
 
 def _web_gaps(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> dict:
-    from backfill.ledger import Ledger
-    from backfill.web_preagg.report import gap_summary
 
     ch = ClickHouse.embedded(str(stores.chdb))
     try:
@@ -185,9 +187,6 @@ def _run_dags(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> dict:
 
 
 def _summary(stores: DemoStores, spec: DemoSpec, yesterday: dt.date, web: dict) -> None:
-    from backfill.duckling.demo import format_summary, summary
-    from backfill.ledger import Ledger
-    from backfill.web_preagg.report import ledger_summary
 
     app = AppDB.from_url(f"sqlite:///{stores.app_db}")
     before, after = web["before"], web["after"]
@@ -210,3 +209,40 @@ def _summary(stores: DemoStores, spec: DemoSpec, yesterday: dt.date, web: dict) 
     print("duckling_backfill + duckling_full_backfill (ledger and DuckLake read back):")
     for line in format_summary(summary(app, list(spec.team_ids[:DEMO_DUCKLINGS]))).splitlines():
         print(f"  {line}")
+
+
+def gap_summary(
+    ch: ClickHouse,
+    ledger: Ledger | None,
+    team_ids: list[int],
+    start_day: dt.date,
+    end_day: dt.date,
+    tables: tuple[str, ...] = TABLES,
+) -> dict:
+    """What the detector sees now: missing partitions per table, missing / stale / complete team-days."""
+    d = detect(ch, ledger, team_ids, Window(start_day, end_day), tables, dag_id="demo")
+    per_table = Counter(SHORT[t] for m in d.missing for t in m.tables)
+    return {
+        "window": d.window.to_dict(),
+        "teams": len(team_ids),
+        "missing_partitions": {SHORT[t]: per_table.get(SHORT[t], 0) for t in tables},
+        "missing_team_days": len(d.missing),
+        "stale_team_days": len(d.stale),
+        "complete_team_days": len(d.present),
+        "missing": [m.to_dict() for m in d.missing],
+        "stale": [s.to_dict() for s in d.stale],
+    }
+
+
+def ledger_summary(ledger: Ledger, start_day: dt.date | None = None, end_day: dt.date | None = None) -> dict:
+    """Ledger rows of this family by status (done / failed / claimed ...) in [start_day, end_day]."""
+    rows = ledger.rows(FAMILY, start=start_day, end=end_day, kind=KIND)
+    return {
+        "by_status": dict(Counter(r["status"] for r in rows)),
+        "team_days": len(rows),
+        "failed": [
+            {"team_id": r["team_id"], "day": r["day"].isoformat(), "error": r["error"]}
+            for r in rows
+            if r["status"] == "failed"
+        ],
+    }

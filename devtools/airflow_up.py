@@ -1,0 +1,163 @@
+"""``make airflow``: a local Airflow on the embedded stores in .local/airflow until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from backfill.settings import LOCAL_DIR
+from devtools import localstack
+from devtools.airflow_env import DEFAULT_PARALLELISM, POOLS_FILE, PROJECT_DAG_IDS, embedded_connections
+from devtools.airflow_stack import AirflowError, LocalAirflow
+
+
+def _start_or_reuse_postgres(base_dir: Path):
+    """A PostgreSQL cluster kept in ``base_dir`` across restarts (initdb on first use)."""
+    data_dir = base_dir / "pgdata"
+    if not (data_dir / "PG_VERSION").exists():
+        return localstack.start_postgres(base_dir)
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    port = localstack.free_port()
+    if _pg_running(data_dir):
+        raise AirflowError(f"PostgreSQL in {data_dir} is already running: is another `make airflow` up?")
+    (data_dir / "postmaster.pid").unlink(missing_ok=True)  # left by a killed run
+    subprocess.run(
+        [
+            *run_as,
+            str(localstack.pg_bin_dir() / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(base_dir / "postgres.log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return localstack.PostgresServer(data_dir=data_dir, port=port)
+
+
+def _pg_running(data_dir: Path) -> bool:
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.kill(int(pid_file.read_text().splitlines()[0]), 0)
+        return True
+    except (ProcessLookupError, ValueError, IndexError):
+        return False
+
+
+def seed_embedded_demo(chdb_path: Path, app_db_url: str) -> bool:
+    """First start only: the ClickHouse schema, the demo events and the demo teams. True if seeded."""
+    from backfill.appdb import AppDB
+    from backfill.clickhouse import ClickHouse
+    from backfill.clickhouse_schema import create_clickhouse_schema
+    from devtools.demo_data import DemoSpec, generate
+
+    db = AppDB.from_url(app_db_url)
+    db.create_schema()
+    marker = Path(chdb_path) / ".seeded"
+    if marker.exists():
+        db.engine.dispose()
+        return False
+    ch = ClickHouse.embedded(str(chdb_path))
+    try:
+        create_clickhouse_schema(ch)
+        spec = DemoSpec()
+        generate(ch, spec)
+    finally:
+        ch.close()  # the scheduler's task processes must be able to lock the directory
+    db.upsert_teams(
+        [
+            {"id": t, "name": f"demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
+            for t in spec.team_ids
+        ]
+    )
+    db.engine.dispose()
+    marker.write_text("demo data generated\n")
+    return True
+
+
+def up(args) -> int:
+    """Start everything in .local/airflow and run until interrupted; stop all by PID on exit."""
+    base = Path(args.dir)
+    base.mkdir(parents=True, exist_ok=True)
+    pg = _start_or_reuse_postgres(base / "pg")
+    s3 = None
+    stack = None
+    try:
+        for name in ("airflow", "posthog"):
+            pg.create_database(name)
+        s3 = localstack.start_moto(base / "moto.log")
+        app_url = f"postgres://postgres@127.0.0.1:{pg.port}/posthog"
+        chdb_path = base / "chdb"
+        if seed_embedded_demo(chdb_path, pg.url("posthog")):
+            print(f"seeded demo data into {chdb_path} and teams into the app DB", flush=True)
+        stack = LocalAirflow(
+            home=base / "home",
+            metadata_url=pg.url("airflow"),
+            port=args.port,
+            parallelism=args.parallelism,
+            connections=embedded_connections(
+                chdb_path=chdb_path, app_db_url=app_url, s3_endpoint=s3.endpoint
+            ),
+        )
+        print("airflow db migrate ...", flush=True)
+        stack.migrate()
+        stack.import_pools()
+        print(f"pools imported from {POOLS_FILE}", flush=True)
+        stack.start()
+        dag_ids = args.unpause or list(PROJECT_DAG_IDS)
+        try:
+            stack.wait_for_dags(dag_ids, timeout=args.parse_timeout)
+        except AirflowError as exc:
+            print(f"warning: {exc}", file=sys.stderr)
+        for dag_id in dag_ids:
+            if stack.dag_exists(dag_id):
+                stack.set_paused(dag_id, False)
+                print(f"unpaused {dag_id}")
+        print(
+            f"\nAirflow UI + REST API: {stack.base_url}  (no login: simple auth manager, all admins)\n"
+            f"AIRFLOW_HOME={stack.home}  metadata DB: {pg.url('airflow')}\n"
+            f"app DB: {app_url}  S3 (moto): {s3.endpoint}  chdb: {chdb_path}\n"
+            f"component logs: {stack.log_dir}\nCtrl-C stops everything.",
+            flush=True,
+        )
+        if args.exit_after is not None:
+            time.sleep(args.exit_after)
+            return 0
+        while True:
+            stack.check_alive()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if stack:
+            stack.stop()
+        if s3:
+            s3.stop()
+        pg.stop()
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--dir", default=str(LOCAL_DIR / "airflow"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
+    parser.add_argument("--parallelism", type=int, default=DEFAULT_PARALLELISM)
+    parser.add_argument("--unpause", action="append", help="DAG id to unpause (default: the project's DAGs)")
+    parser.add_argument("--parse-timeout", type=float, default=180)
+    parser.add_argument("--exit-after", type=float, default=None, help="stop after N seconds (smoke test)")
+    parser.add_argument("--reset", action="store_true", help="delete the directory first")
+
+
+def main(args) -> int:
+    if args.reset:
+        shutil.rmtree(args.dir, ignore_errors=True)
+    return up(args)

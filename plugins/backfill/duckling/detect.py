@@ -1,0 +1,156 @@
+"""The first task of each duckling DAG: validate the params, read registry, ledger and ClickHouse, and
+plan the run (``detect_daily``, ``detect_full``). Bad params fail here, before anything is written.
+
+Returns ``{"items": [...], "summary": {...}}``: the items map the export and register tasks, the
+summary goes to the report task as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from backfill.clickhouse import QueryTag
+from backfill.duckling.credentials import access_for
+from backfill.duckling.export import EVENTS
+from backfill.duckling.lake import open_lake
+from backfill.duckling.params import RunParams, parse_params
+from backfill.duckling.plan import days_of_run, plan_daily, plan_full
+from backfill.duckling.run import FAMILY, Env, RunInfo
+from backfill.ledger import DONE, EXPORTED, FAILED
+from backfill.params import utc_today
+from backfill.settings import DUCKLING
+
+log = logging.getLogger(__name__)
+
+
+def _start(params: dict[str, Any] | RunParams, run: RunInfo, env: Env, today: dt.date):
+    options = params if isinstance(params, RunParams) else parse_params(params, today=today)
+    teams = list(options.team_ids) or env.registry.team_ids()
+    if options.delete_tables and not options.dry_run:
+        reset_ducklings(list(options.team_ids), run, env)
+    return options, teams, env.ledger.live_claims(FAMILY)
+
+
+def _finish(mode: str, options: RunParams, teams: list[int], items: list[dict], summary: dict) -> dict:
+    summary.update(mode=mode, teams=teams, options=options.to_dict(), items=items)
+    if options.dry_run:
+        summary["would_do"] = [i["label"] for i in items]
+        items = []
+    log.info(
+        "duckling %s plan: %d partitions, %d in progress, %d deferred over the cap",
+        mode,
+        len(items),
+        len(summary["in_progress"]),
+        summary["deferred_over_cap"],
+    )
+    return {"items": items, "summary": summary}
+
+
+def detect_daily(
+    params: dict[str, Any] | RunParams, run: RunInfo, env: Env | None = None, today: dt.date | None = None
+) -> dict[str, Any]:
+    """The run's day(s) for every team, then failed partitions of the last days, then late-event days."""
+    today = today or utc_today()
+    env = env or Env.from_connections()
+    options, teams, live = _start(params, run, env, today)
+    days = days_of_run(options, run.data_interval_start, today)
+    failed_rows = env.ledger.rows(
+        FAMILY,
+        status=FAILED,
+        start=today - dt.timedelta(days=DUCKLING.retry_failed_days),
+        end=today - dt.timedelta(days=1),
+    )
+    failed = [(int(r["team_id"]), r["day"], r["kind"]) for r in failed_rows]
+    late = late_event_days(teams, max(days), env) if "events" in options.kinds and teams else []
+    items, summary = plan_daily(
+        teams=teams,
+        days=days,
+        kinds=options.kinds,
+        failed=failed,
+        late=late,
+        live=live,
+        cap=options.max_partitions,
+    )
+    summary["days"] = [d.isoformat() for d in days]
+    return _finish("daily", options, teams, items, summary)
+
+
+def detect_full(
+    params: dict[str, Any] | RunParams, run: RunInfo, env: Env | None = None, today: dt.date | None = None
+) -> dict[str, Any]:
+    """Each team's history from its first event day, round-robin, oldest first, under the cap."""
+    today = today or utc_today()
+    env = env or Env.from_connections()
+    options, teams, live = _start(params, run, env, today)
+    earliest = earliest_days(teams, env, cache=not options.dry_run)
+    until = options.end_date or today - dt.timedelta(days=1)
+    done_status = {DONE, EXPORTED} if options.skip_ducklake_registration else {DONE}
+    done = {
+        (int(r["team_id"]), r["day"])
+        for r in env.ledger.rows(FAMILY, team_ids=teams, kind=EVENTS)
+        if r["status"] in done_status
+    }
+    persons_done = env.state.full_persons_done(teams)
+    needs = [t for t in teams if earliest.get(t) is not None and t not in persons_done]
+    items, summary = plan_full(
+        earliest=earliest,
+        until=until,
+        since=options.start_date,
+        done=done,
+        needs_full_persons=needs,
+        kinds=options.kinds,
+        live=live,
+        cap=options.max_partitions,
+    )
+    summary["earliest"] = {t: (d.isoformat() if d else None) for t, d in earliest.items()}
+    summary["remaining_days"] = {str(t): n for t, n in summary["remaining_days"].items()}
+    return _finish("full", options, teams, items, summary)
+
+
+def late_event_days(teams: list[int], day: dt.date, env: Env) -> list[tuple[int, dt.date]]:
+    """Days in the settle window before ``day`` whose ClickHouse count differs from the exported count."""
+    start, end = day - dt.timedelta(days=DUCKLING.settle_days), day - dt.timedelta(days=1)
+    rows = env.ch.query(
+        "duckling/count_events_days",
+        {"team_ids": teams, "start_day": start, "end_day": end},
+        tag=QueryTag(dag_id=DUCKLING.daily_dag_id, what="settle check"),
+    )
+    now_counts = {(int(r["team_id"]), r["day"]): int(r["n"]) for r in rows}
+    late = []
+    for r in env.ledger.rows(FAMILY, team_ids=teams, start=start, end=end, kind=EVENTS, status=DONE):
+        k = (int(r["team_id"]), r["day"])
+        if r["source_count"] is not None and now_counts.get(k, 0) != int(r["source_count"]):
+            late.append(k)
+    return late
+
+
+def earliest_days(teams: list[int], env: Env, *, cache: bool = True) -> dict[int, dt.date | None]:
+    """Each team's first day with events: cached in duckling_team_state, asked of ClickHouse once."""
+    known = env.state.earliest_days(teams)
+    missing = [x for x in teams if x not in known]
+    if missing:
+        rows = env.ch.query(
+            "duckling/earliest_day",
+            {"team_ids": missing},
+            tag=QueryTag(dag_id=DUCKLING.full_dag_id, what="earliest day"),
+        )
+        for r in rows:
+            known[int(r["team_id"])] = r["earliest_day"]
+            if cache:
+                env.state.set(int(r["team_id"]), earliest_day=r["earliest_day"])
+    return {x: known.get(x) for x in teams}
+
+
+def reset_ducklings(team_ids: list[int], run: RunInfo, env: Env) -> None:
+    """delete_tables: drop and recreate the teams' lake tables, forget their ledger rows and state."""
+    for team_id in team_ids:
+        duckling = env.registry.get(team_id)
+        with open_lake(duckling, access_for(duckling, run.run_id, env.aws_conn_id)) as lake:
+            lake.drop_tables()
+            for kind in ("events", "persons"):
+                lake.ensure_tables(kind, create_if_missing=True, validate=True)
+        env.ledger.forget(FAMILY, team_id)
+        env.state.forget(team_id)
+        log.warning("team %s: duckling tables dropped and recreated (delete_tables)", team_id)
