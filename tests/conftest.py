@@ -6,12 +6,14 @@ imports airflow. Services are started once per session and stopped by PID at the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,32 @@ def airflow_db():
         env=os.environ.copy(),
     )
     return AIRFLOW_HOME / "airflow.db"
+
+
+@pytest.fixture(scope="session")
+def dag_module(airflow_db, connections):
+    """Load a file of dags/ as a module, once per session, as the dag-processor would (its own name)."""
+    loaded = {}
+
+    def load(stem: str):
+        if stem not in loaded:
+            spec = importlib.util.spec_from_file_location(
+                f"dagfile_{stem}_{uuid.uuid4().hex[:8]}", ROOT / "dags" / f"{stem}.py"
+            )
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            loaded[stem] = module
+        return loaded[stem]
+
+    return load
+
+
+SERVICE_FIXTURES = {"pg", "s3", "clickhouse_session", "appdb_session", "airflow_db", "connections", "e2e"}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Every test that starts a real service (PostgreSQL, S3, ClickHouse, Airflow's DB) gets the marker
+    ``services``: ``-m "not services"`` runs the pure decisions alone in seconds."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)

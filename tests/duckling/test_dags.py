@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-from pathlib import Path
 
 import pytest
 from duckling_helpers import DAYS, ch_day_counts, lake_day_counts
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(scope="module")
-def dags(airflow_db, connections):
-    spec = importlib.util.spec_from_file_location(
-        "duckling_backfill_dagfile", ROOT / "dags" / "duckling_backfill.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def dags(dag_module):
+    return dag_module("duckling_backfill")
 
 
 def _state(dr):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import uuid
 
 import pytest
 from wp_helpers import (
     ENABLED,
     EXPECTED_MISSING,
     NOT_ENABLED,
-    ROOT_DAGS,
     SPEC,
     WINDOW_END,
     D,
@@ -32,14 +29,9 @@ WINDOW = Window(SPEC.start_day, WINDOW_END)
 CONF = {"end_date": WINDOW_END.isoformat(), "lookback_days": SPEC.days}
 
 
-@pytest.fixture(scope="module")
-def dag(airflow_db):
-    spec = importlib.util.spec_from_file_location(
-        f"web_preagg_dag_{uuid.uuid4().hex}", ROOT_DAGS / "web_preagg_backfill.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def dag(dag_module):
+    return dag_module("web_preagg_backfill")
 
 
 _RUNS = iter(range(1, 10_000))
@@ -152,20 +144,18 @@ def test_bad_params_are_refused_and_nothing_is_written(world, ledger, connection
 
 
 def test_a_failed_team_day_fails_the_run_after_the_report(world, ledger, connections, dag, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
     from backfill.web_preagg import tasks
 
     real = tasks.recompute_team_day
 
     def flaky(ch, ledger_, team_id, day, *a, **k):
-        if day == D(2024, 3, 31):
-            raise RuntimeError("injected failure")
+        if day == D(2024, 3, 31):  # a permanent failure: Airflow does not retry it
+            raise AirflowFailException("injected failure")
         return real(ch, ledger_, team_id, day, *a, **k)
 
     monkeypatch.setattr(tasks, "recompute_team_day", flaky)
-    import dataclasses
-
-    # no retry (its delay would only slow the test); the DAG module reads its settings when built
-    monkeypatch.setattr(dag, "WEB_PREAGG", dataclasses.replace(dag.WEB_PREAGG, task_retries=0))
     dr, states = run(dag, {**CONF, "team_ids": [1], "min_missing_partitions": 1})
     assert str(dr.state) == "failed"
     assert states[("report", -1)] == "failed" and states[("cleanup", -1)] == "success"

@@ -20,7 +20,7 @@ import yaml
 
 from backfill.settings import CONNECTIONS, POOLS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
 AIRFLOW_SERVICES = (
     "airflow-apiserver",
