@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task, task_group
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from backfill.duckling import tasks
@@ -23,11 +23,14 @@ DEFAULT_ARGS = {
 }
 
 COMMON_DOC = """
-**Tasks**: `detect` (plan from registry, ledger, ClickHouse) → `export` (mapped, pool `duckling_export`:
-ClickHouse writes `s3://{bucket}/backfill/events/team_id=T/year=/month=/day=/{file}.parquet`, a new file per
-attempt) → `register` (mapped, pool `duckling_register`: one DuckLake transaction deletes the team-day and
-adds exactly that attempt's files; a path already registered is refused; lake count checked against the
-file) → `report` (outcome per partition, orphan files, warnings; fails if any partition failed).
+**Tasks**: `detect` (plan from registry, ledger, ClickHouse) → `partition` (a task group mapped per
+team-day, so one partition's failure never stops another's): `export` (pool `duckling_export`: ClickHouse
+writes `s3://{bucket}/backfill/events/team_id=T/year=/month=/day=/{file}.parquet`, a new file per attempt)
+then `register` (pool `duckling_register`: one DuckLake transaction deletes the team-day and adds exactly
+that attempt's files; a path already registered is refused; lake count checked against the file) →
+`report` (outcome per partition, orphan files, warnings; fails if any partition failed or never ran).
+A permanent failure (missing bucket, bad registry row, schema mismatch) is not retried; a transient
+one (S3 5xx, dropped connections, catalog conflicts) is retried inside the task, then by Airflow.
 
 **Params**: `team_ids` (empty = all registered), `start_date`/`end_date` (UTC range), `kinds`,
 `max_partitions` (≤ 1024), `dry_run`, `skip_ducklake_registration`, `skip_schema_validation`,
@@ -67,18 +70,23 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
             ctx["label"] = exported["label"]
             return tasks.run_register(exported, ctx["params"], tasks.run_info(ctx))
 
-        @task(trigger_rule="all_done", retries=0)
-        def report(summary: dict) -> dict:
-            ctx = get_current_context()
-            return tasks.run_report(summary, ctx["params"], tasks.run_info(ctx))
+        @task_group
+        def partition(item: dict):
+            # one mapped group per team-day: register i waits for export i only, so one partition's
+            # failure never holds back another's registration
+            return register(export(item))
 
         @task
         def partitions(items: list[dict]) -> list[dict]:
             return items  # Airflow maps only over a task's return value, never over a multiple_outputs key
 
+        @task(trigger_rule="all_done", retries=0)
+        def report(summary: dict, results: list) -> dict:
+            ctx = get_current_context()
+            return tasks.run_report(summary, list(results or []), ctx["params"], tasks.run_info(ctx))
+
         plan = detect()
-        registered = register.expand(exported=export.expand(item=partitions(plan["items"])))
-        registered >> report(plan["summary"])
+        report(plan["summary"], partition.expand(item=partitions(plan["items"])))
 
     return duckling()
 

@@ -104,6 +104,35 @@ class Ledger:
         if res.rowcount != 1:
             raise ClaimLost(f"lost the claim on {key} (owner {owner})")
 
+    def resume(self, key: PartitionKey, owner: str, lease_seconds: int) -> None:
+        """Hold the partition again for a later step or a retry of this owner: its claim, or its own
+        FAILED attempt that nobody took over since. Raises ClaimLost if another owner took it over."""
+        now = utcnow()
+        t = self.t
+        with self.db.engine.begin() as conn:
+            res = conn.execute(
+                sa.update(t)
+                .where(key.where(t), t.c.claim_owner == owner, t.c.status.in_((CLAIMED, FAILED)))
+                .values(
+                    status=CLAIMED, lease_expires_at=now + dt.timedelta(seconds=lease_seconds), updated_at=now
+                )
+            )
+        if res.rowcount != 1:
+            raise ClaimLost(f"lost the claim on {key} (owner {owner})")
+
+    def renew_owner(self, family: str, owner: str, lease_seconds: int) -> int:
+        """Extend every live claim of one owner (a run): a run that is still progressing keeps the
+        partitions it claimed, however long its mapped tasks queue. Returns the claims renewed."""
+        now = utcnow()
+        t = self.t
+        stmt = (
+            sa.update(t)
+            .where(t.c.family == family, t.c.claim_owner == owner, t.c.status == CLAIMED)
+            .values(lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
+        )
+        with self.db.engine.begin() as conn:
+            return conn.execute(stmt).rowcount
+
     def _record(self, key: PartitionKey, owner: str, *, keep_lease: bool, **values: Any) -> None:
         t = self.t
         for name in ("files", "detail"):

@@ -144,6 +144,21 @@ def is_transient_s3(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError) or bool(_S3_TRANSIENT.search(str(exc)))
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Any fault of a partition's task: transient when any engine's rule says so, or when the app DB
+    (the ledger, the registry) lost its connection. Everything else is permanent."""
+    if isinstance(exc, DucklingError):
+        return exc.transient
+    try:
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+    except ImportError:  # pragma: no cover - SQLAlchemy ships with Airflow
+        pass
+    return is_transient_clickhouse(exc) or is_transient_duckdb(exc) or is_transient_s3(exc)
+
+
 def with_retries(
     fn: Callable[[], T],
     is_transient: Callable[[BaseException], bool],

@@ -24,7 +24,8 @@ from backfill.duckling.credentials import S3Access, access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient_clickhouse, with_retries
 from backfill.duckling.params import RunParams
 from backfill.duckling.registry import Duckling
-from backfill.duckling.run import Env, RunInfo, failure_recorded, partition_key
+from backfill.duckling.run import FAMILY, Env, RunInfo, failure_recorded, partition_key
+from backfill.faults import fault_point
 from backfill.ledger import EXPORTED
 from backfill.settings import DUCKLING
 
@@ -170,19 +171,22 @@ def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env
     key = partition_key(item)
     out = {k: item[k] for k in ("team_id", "day", "kind", "label")}
     out.update(files=[], source_count=0)
-    duckling = env.registry.get(key.team_id)  # a bad or missing row fails here: nothing written
     if options.dry_run:
         return {**out, "status": "dry_run"}
+    env.ledger.renew_owner(FAMILY, run.owner, DUCKLING.lease_seconds)  # this run is progressing
     if not env.ledger.claim(key, run.owner, DUCKLING.lease_seconds):
         log.info("%s is in progress elsewhere (live claim): skipped", item["label"])
         return {**out, "status": "in_progress"}
-    with failure_recorded(env, key, run):
+    with failure_recorded(env, key, run):  # from here on, every failure is on the partition's ledger row
+        fault_point("export:claimed")
+        duckling = env.registry.get(key.team_id)  # a bad or missing row fails here: nothing written
         access = access_for(duckling, run.run_id, env.aws_conn_id)
         exporter = Exporter(
             env.ch, access, duckling, run.run_id, run.try_number, run.dag_id, options.clickhouse_settings
         )
         full = key.kind == PERSONS_FULL
         res = exporter.events(key.day) if key.kind == EVENTS else exporter.persons(key.day, full=full)
+        fault_point("export:written")
     detail = {"export": res.detail, "run_id": run.run_id}
     recorded = {"files": res.files, "source_count": res.source_count}
     if options.skip_ducklake_registration:

@@ -28,6 +28,7 @@ from backfill import sql as sqlt
 from backfill.duckling import schema
 from backfill.duckling.credentials import S3Access
 from backfill.duckling.errors import DucklingError, SchemaError, describe, is_transient_duckdb, with_retries
+from backfill.duckling.export import EVENTS, day_prefix
 from backfill.duckling.registry import Duckling
 from backfill.settings import DUCKLING
 
@@ -182,6 +183,13 @@ class Lake:
         for r in self._fetch(q("all_registered_paths")):
             out.add(r["path"] if not r["path_is_relative"] else f"s3://{self.duckling.bucket}/{r['path']}")
         return out
+
+    def live_event_files(self, day: dt.date) -> set[str]:
+        """The events files of this team-day in the current snapshot, as absolute URLs."""
+        prefix = f"s3://{self.duckling.bucket}/{day_prefix(EVENTS, self.team_id, day)}"
+        return {
+            r["data_file"] for r in self._fetch(q("live_event_files")) if r["data_file"].startswith(prefix)
+        }
 
     def _already_registered(self, path: str) -> list[str]:
         base = path.rsplit("/", 1)[-1]

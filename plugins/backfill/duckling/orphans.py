@@ -19,7 +19,10 @@ from backfill.duckling.errors import describe
 from backfill.duckling.export import EVENTS, day_prefix
 from backfill.duckling.lake import open_lake
 from backfill.duckling.run import FAMILY, Env, RunInfo
-from backfill.ledger import CLAIMED, utcnow
+from backfill.ledger import CLAIMED, EXPORTED, FAILED, utcnow
+from backfill.settings import DUCKLING
+
+RETRY_GRACE = dt.timedelta(seconds=DUCKLING.lease_seconds)
 
 
 def list_day_files(s3client, bucket: str, team_id: int, day: dt.date) -> list[str]:
@@ -31,11 +34,12 @@ def list_day_files(s3client, bucket: str, team_id: int, day: dt.date) -> list[st
 
 
 def protected_files(ledger_rows: list[dict], now: dt.datetime) -> set[str]:
-    """Files the ledger says are wanted: of live claims, or exported without registration on purpose."""
+    """Files the ledger says are wanted: of live claims, of recent failures (a retry may follow), or
+    exported without registration on purpose."""
     keep: set[str] = set()
     for r in ledger_rows:
-        live = r["status"] == "claimed" and r["lease_expires_at"] is not None and r["lease_expires_at"] > now
-        if live or r["status"] == "exported":
+        recent_failure = r["status"] == FAILED and r["updated_at"] > now - RETRY_GRACE  # a retry may follow
+        if _live(r, now) or r["status"] == EXPORTED or recent_failure:
             keep.update(json.loads(r["files"] or "[]"))
     return keep
 
@@ -61,7 +65,12 @@ class SweepResult:
 
 
 def sweep(items: list[dict], run: RunInfo, env: Env) -> SweepResult:
-    """Remove the orphans under the event team-days of ``items``; keep those of a day in progress."""
+    """Remove the orphans under the event team-days of ``items``; keep those of a day in progress.
+
+    The order of the reads is what makes it safe next to a concurrent registration: (1) list the files,
+    (2) read the ledger, (3) read the catalog last. A file registered before (3) is in the catalog; a
+    registration still running at (2) holds a live claim, and a day with a live claim is left alone.
+    """
     out = SweepResult()
     by_team: dict[int, set[dt.date]] = {}
     for it in items:
@@ -72,23 +81,24 @@ def sweep(items: list[dict], run: RunInfo, env: Env) -> SweepResult:
             duckling = env.registry.get(team_id)
             access = access_for(duckling, run.run_id, env.aws_conn_id)
             s3 = access.boto3_client()
+            listed = {day: list_day_files(s3, duckling.bucket, team_id, day) for day in sorted(days)}
+            if not any(listed.values()):
+                continue
+            rows = env.ledger.rows(FAMILY, team_ids=[team_id], start=min(days), end=max(days), kind=EVENTS)
+            now = utcnow()
             with open_lake(duckling, access) as lake:
-                if not lake.columns("events"):
-                    continue
-                registered = lake.registered_paths()
-            for day in sorted(days):
-                files = list_day_files(s3, duckling.bucket, team_id, day)
-                ledger_rows = env.ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day, kind=EVENTS)
-                now = utcnow()
-                found = find_orphans(files, registered, protected_files(ledger_rows, now))
-                live = any(
-                    r["status"] == CLAIMED and r["lease_expires_at"] and r["lease_expires_at"] > now
-                    for r in ledger_rows
-                )
-                if live:
+                registered = lake.registered_paths() if lake.columns("events") else set()
+            for day, files in listed.items():
+                day_rows = [r for r in rows if r["day"] == day]
+                found = find_orphans(files, registered, protected_files(day_rows, now))
+                if any(_live(r, now) for r in day_rows):
                     out.kept += found
                 else:
                     out.removed += remove(s3, found)
         except Exception as exc:  # the report must not hide the partitions' outcome
             out.warnings.append(f"team {team_id}: orphan check skipped: {describe(exc)}")
     return out
+
+
+def _live(row: dict, now: dt.datetime) -> bool:
+    return row["status"] == CLAIMED and row["lease_expires_at"] is not None and row["lease_expires_at"] > now

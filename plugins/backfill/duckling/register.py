@@ -15,7 +15,8 @@ from backfill.duckling.errors import DucklingError
 from backfill.duckling.export import EVENTS, PERSONS_FULL, split_person_files
 from backfill.duckling.lake import Lake, open_lake
 from backfill.duckling.params import RunParams
-from backfill.duckling.run import Env, RunInfo, failure_recorded, partition_key
+from backfill.duckling.run import FAMILY, Env, RunInfo, failure_recorded, partition_key
+from backfill.faults import fault_point
 from backfill.ledger import ClaimLost, PartitionKey, utcnow
 from backfill.settings import DUCKLING
 
@@ -31,8 +32,9 @@ def register_partition(
     env = env or Env.from_connections()
     key = partition_key(exported)
     files, source = list(exported["files"]), int(exported["source_count"])
-    try:
-        env.ledger.renew(key, run.owner, DUCKLING.lease_seconds)
+    env.ledger.renew_owner(FAMILY, run.owner, DUCKLING.lease_seconds)  # this run is progressing
+    try:  # the claim export took, or this owner's own failed attempt: a retry continues it
+        env.ledger.resume(key, run.owner, DUCKLING.lease_seconds)
     except ClaimLost:
         raise DucklingError(
             key.team_id,
@@ -54,6 +56,7 @@ def register_partition(
                 target = _register_events(lake, key, files, source, options, detail, before_commit)
             else:
                 target = _merge_persons(lake, key, files, detail, before_commit)
+        fault_point("register:committed")
     env.ledger.succeed(key, run.owner, source_count=source, target_count=target, files=files, detail=detail)
     if key.kind == PERSONS_FULL:
         env.state.set(key.team_id, full_persons_exported_at=utcnow())
@@ -71,7 +74,10 @@ def _register_events(
     before_commit,
 ) -> int:
     cleanup = options.cleanup_existing_partition_data
-    lake.register_events(key.day, files, cleanup=cleanup, before_commit=before_commit)
+    if files and lake.live_event_files(key.day) == set(files):
+        detail["resumed"] = "the files were registered by an earlier attempt that died before recording it"
+    else:
+        lake.register_events(key.day, files, cleanup=cleanup, before_commit=before_commit)
     target, uuids = lake.events_day_count(key.day)
     detail.update(lake_rows=target, lake_uuids=uuids)
     if not cleanup:

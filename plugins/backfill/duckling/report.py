@@ -15,6 +15,8 @@ from backfill.duckling.run import FAMILY, Env, RunInfo
 from backfill.ledger import CLAIMED, FAILED
 
 log = logging.getLogger(__name__)
+NOT_RUN, UNFINISHED = "not run", "unfinished"
+FAILURES = (FAILED, NOT_RUN, UNFINISHED)
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Report:
 
     @property
     def failed(self) -> list[dict]:
-        return [r for r in self.rows if r["status"] == FAILED]
+        return [r for r in self.rows if r["status"] in FAILURES]
 
     def as_dict(self) -> dict[str, Any]:
         by_status: dict[str, int] = {}
@@ -76,9 +78,11 @@ def report(
     run: RunInfo,
     env: Env | None = None,
     *,
+    results: list[dict] | None = None,
     raise_on_failure: bool = True,
 ) -> dict[str, Any]:
-    """Outcome of every planned partition from the ledger, orphans, warnings. Fails if a partition failed."""
+    """Outcome of every planned partition, orphans, warnings. Fails if a partition failed, did not
+    finish, or never ran (a task that died before it could claim the partition)."""
     env = env or Env.from_connections()
     rep = Report(
         summary["mode"],
@@ -88,17 +92,10 @@ def report(
     )
     items = [] if options.dry_run else summary.get("items", [])
     ledger = _ledger_rows_for(items, env)  # one query for every planned partition
-    not_run = {"status": "not run", "source_count": None, "target_count": None, "error": None}
+    returned = {r["label"]: r for r in results or []}
     for it in items:
-        r = ledger.get((int(it["team_id"]), it["day"], it["kind"]), not_run)
-        if r["status"] == CLAIMED and r.get("claim_owner") != run.owner:
-            r = {**r, "status": "in_progress"}
-        rep.rows.append(
-            {
-                "label": it["label"],
-                **{k: r.get(k) for k in ("status", "source_count", "target_count", "error")},
-            }
-        )
+        row = ledger.get((int(it["team_id"]), it["day"], it["kind"]))
+        rep.rows.append({"label": it["label"], **outcome(row, returned.get(it["label"]), run.owner)})
     if not options.cleanup_existing_partition_data and items:
         rep.warnings.append(
             "cleanup_existing_partition_data=false: files were APPENDED without deleting the "
@@ -120,6 +117,23 @@ def report(
             None, None, f"{len(rep.failed)} partition(s) failed: " + "; ".join(result["failed"])[:3000]
         )
     return result
+
+
+def outcome(row: dict | None, returned: dict | None, owner: str) -> dict[str, Any]:
+    """One partition's outcome in this run, from its ledger row and what its last task returned."""
+    counts = {k: (row or {}).get(k) for k in ("source_count", "target_count")}
+    if row is not None and row["claim_owner"] == owner:
+        if row["status"] == CLAIMED:  # claimed by this run, never finished: killed, or lost its lease
+            return {"status": UNFINISHED, **counts, "error": row.get("error") or "claimed but never finished"}
+        return {"status": row["status"], **counts, "error": row.get("error")}
+    if (row is not None and row["status"] == CLAIMED) or (returned or {}).get("status") == "in_progress":
+        return {"status": "in_progress", **counts, "error": None}
+    return {
+        "status": NOT_RUN,
+        "source_count": None,
+        "target_count": None,
+        "error": "the partition's task failed before claiming it (see its log)",
+    }
 
 
 def _ledger_rows_for(items: list[dict], env: Env) -> dict[tuple[int, str, str], dict]:

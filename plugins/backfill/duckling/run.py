@@ -14,7 +14,7 @@ from typing import Any
 
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
-from backfill.duckling.errors import DucklingError, describe
+from backfill.duckling.errors import DucklingError, describe, is_transient
 from backfill.duckling.registry import Registry
 from backfill.duckling.state import TeamState
 from backfill.ledger import ClaimLost, Ledger, PartitionKey
@@ -66,7 +66,7 @@ def partition_key(item: dict[str, Any]) -> PartitionKey:
 def as_partition_error(exc: BaseException, key: PartitionKey) -> DucklingError:
     """The exception as a DucklingError carrying this partition's team and day."""
     if not isinstance(exc, DucklingError):
-        return DucklingError(key.team_id, key.day, describe(exc))
+        return DucklingError(key.team_id, key.day, describe(exc), transient=is_transient(exc))
     if exc.team_id is None or exc.day is None:
         return type(exc)(key.team_id, key.day, exc.cause, transient=exc.transient)
     return exc

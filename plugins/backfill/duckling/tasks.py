@@ -11,10 +11,11 @@ that expires.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from backfill.duckling.detect import detect_daily, detect_full
+from backfill.duckling.errors import DucklingError
 from backfill.duckling.export import export_partition
 from backfill.duckling.params import parse_params
 from backfill.duckling.register import register_partition
@@ -22,6 +23,20 @@ from backfill.duckling.report import report
 from backfill.duckling.run import RunInfo
 
 DETECT = {"daily": detect_daily, "full": detect_full}
+T = TypeVar("T")
+
+
+def _without_retry_if_permanent(body: Callable[[], T]) -> T:
+    """A permanent failure (missing bucket, bad registry row, schema mismatch...) ends the task
+    instance without Airflow's retries; a transient one is raised as is, and Airflow retries it."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return body()
+    except DucklingError as err:
+        if err.transient:
+            raise
+        raise AirflowFailException(f"{err} (permanent: not retried)") from None
 
 
 def run_info(ctx: Mapping[str, Any]) -> RunInfo:
@@ -39,12 +54,15 @@ def run_detect(mode: str, params: Mapping[str, Any], run: RunInfo) -> dict[str, 
 
 
 def run_export(item: dict[str, Any], params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
-    return export_partition(item, parse_params(dict(params)), run)
+    return _without_retry_if_permanent(lambda: export_partition(item, parse_params(dict(params)), run))
 
 
 def run_register(exported: dict[str, Any], params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
-    return register_partition(exported, parse_params(dict(params)), run)
+    return _without_retry_if_permanent(lambda: register_partition(exported, parse_params(dict(params)), run))
 
 
-def run_report(summary: dict[str, Any], params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
-    return report(summary, parse_params(dict(params)), run)
+def run_report(
+    summary: dict[str, Any], results: list[dict] | None, params: Mapping[str, Any], run: RunInfo
+) -> dict[str, Any]:
+    """``results``: what the partitions' last tasks returned (a failed partition returns nothing)."""
+    return report(summary, parse_params(dict(params)), run, results=[r for r in results or [] if r])
