@@ -63,7 +63,12 @@ def test_one_bad_team_fails_alone_and_the_run_says_so(dags, env, demo_data, make
 def test_report_fails_for_a_partition_that_never_ran(env, demo_data, make_duckling):
     make_duckling(11)
     run = RunInfo("duckling_backfill", "scheduled__x")
-    summary = {"mode": "daily", "items": [item(11, DAY, "events", "t")], "in_progress": [], "deferred_over_cap": 0}
+    summary = {
+        "mode": "daily",
+        "items": [item(11, DAY, "events", "t")],
+        "in_progress": [],
+        "deferred_over_cap": 0,
+    }
     with pytest.raises(DucklingError, match="1 partition\\(s\\) failed: team 11 · 2024-03-01 · events: the "):
         report(summary, RunParams(), run, env, results=[])
 
@@ -86,12 +91,14 @@ def test_transient_failure_in_register_succeeds_on_the_retry(env, demo_data, mak
     assert lake_day_counts(env, 11) == {DAY: ch_day_counts(env, 11)[DAY]}
 
 
-def test_register_after_a_crash_past_the_commit_completes_without_a_second_copy(env, demo_data, make_duckling):
+def test_register_after_a_crash_past_the_commit_completes_without_a_second_copy(
+    env, demo_data, make_duckling
+):
     make_duckling(11)
     opts, run = RunParams(), RunInfo("duckling_backfill", "scheduled__c")
     exported = export_partition(item(11, DAY, "events", "t"), opts, run, env)
-    from backfill.duckling.lake import open_lake
     from backfill.duckling.credentials import access_for
+    from backfill.duckling.lake import open_lake
 
     duckling = env.registry.get(11)
     with open_lake(duckling, access_for(duckling)) as lake:  # the first try committed, then died
@@ -116,7 +123,9 @@ def test_a_progressing_run_keeps_its_claims_while_its_tasks_queue(env, demo_data
     assert lake_day_counts(env, 11)[DAYS[0]] == ch_day_counts(env, 11)[DAYS[0]]
 
 
-def test_orphan_sweep_never_deletes_a_file_registered_while_it_runs(env, demo_data, make_duckling, monkeypatch):
+def test_orphan_sweep_never_deletes_a_file_registered_while_it_runs(
+    env, demo_data, make_duckling, monkeypatch
+):
     make_duckling(11)
     opts = RunParams()
     sweeper, other = RunInfo("duckling_full_backfill", "sweeper"), RunInfo("duckling_backfill", "other")
