@@ -72,6 +72,9 @@ class DucklingDefaults:
     local_catalog_lock_timeout_s: float = 600.0
     local_catalog_lock_poll_s: float = 0.2
     family: str = "duckling"  # ledger family
+    # The full backfill walks no further back than this day (an event stamped 1970-01-01 by a broken
+    # client clock would start a 20,000-day walk); env DUCKLING_EARLIEST_DAY_FLOOR overrides it.
+    earliest_day_floor: str = "2015-01-01"
     start_date: str = "2024-01-01"  # fixed start_date of both DAGs (UTC)
     owner: str = "data-platform"
     # transient faults (S3 5xx/SlowDown, connection drops, DuckLake commit conflicts): retried in the task

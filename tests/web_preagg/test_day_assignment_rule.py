@@ -14,6 +14,7 @@ RULE = [
     "WHERE team_id IN {team_ids:Array(Int64)}",
     "AND timestamp >= toDateTime64({start_day:Date} - 1, 6, 'UTC')",
     "AND timestamp < toDateTime64({end_day:Date} + 2, 6, 'UTC')",
+    "AND _timestamp <= {as_of:DateTime64(6, 'UTC')}",
     "AND session_id != ''",
     "GROUP BY team_id, session_id",
     "HAVING session_start >= toDateTime64({start_day:Date}, 6, 'UTC')",

@@ -4,6 +4,8 @@
 -- session-start rule and event window as stats_insert.sql). Entry dimensions come from the session's
 -- first pageview, end_pathname from its last (ties broken by uuid, so the result is deterministic).
 -- A bounce is a session with exactly one pageview and no autocapture; duration = last - first event (s).
+-- Only events ingested by {as_of} (_timestamp) are read: a recompute and its verification then count
+-- the same events while ingestion goes on (late events make the team-day stale for the next run).
 INSERT INTO {t:Identifier} (period_bucket, team_id, host, device_type, entry_pathname, end_pathname,
                             browser, os, referring_domain, utm_source, utm_medium, utm_campaign,
                             country_code, persons_uniq_state, sessions_uniq_state, pageviews_count_state,
@@ -43,6 +45,7 @@ FROM
     WHERE team_id IN {team_ids:Array(Int64)}
       AND timestamp >= toDateTime64({start_day:Date} - 1, 6, 'UTC')
       AND timestamp < toDateTime64({end_day:Date} + 2, 6, 'UTC')
+      AND _timestamp <= {as_of:DateTime64(6, 'UTC')}
       AND session_id != ''
     GROUP BY team_id, session_id
     HAVING session_start >= toDateTime64({start_day:Date}, 6, 'UTC')

@@ -5,6 +5,8 @@
 --   expected but absent (missing):  source_pageviews > 0 AND target_rows = 0
 --   present:                        target_rows > 0 (target_pageviews = sumMerge of its pageviews)
 -- Days without traffic and without rows are not returned, so they are never reported missing.
+-- Only events ingested by {as_of} (_timestamp) are read: a recompute and its verification then count
+-- the same events while ingestion goes on (late events make the team-day stale for the next run).
 WITH
     source AS
     (
@@ -16,6 +18,7 @@ WITH
             WHERE team_id IN {team_ids:Array(Int64)}
               AND timestamp >= toDateTime64({start_day:Date} - 1, 6, 'UTC')
               AND timestamp < toDateTime64({end_day:Date} + 2, 6, 'UTC')
+              AND _timestamp <= {as_of:DateTime64(6, 'UTC')}
               AND session_id != ''
             GROUP BY team_id, session_id
             HAVING session_start >= toDateTime64({start_day:Date}, 6, 'UTC')

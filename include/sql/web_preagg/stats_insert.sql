@@ -5,6 +5,8 @@
 -- (PostHog caps them at 24 h): events are read from start_day - 1 to end_day + 2 to find the starts.
 -- Events are deduplicated by the ReplacingMergeTree (FINAL). One row per hour and page dimensions,
 -- counting only $pageview events of sessions with a session_id.
+-- Only events ingested by {as_of} (_timestamp) are read: a recompute and its verification then count
+-- the same events while ingestion goes on (late events make the team-day stale for the next run).
 INSERT INTO {t:Identifier} (period_bucket, team_id, host, device_type, pathname, browser, os,
                             referring_domain, utm_source, utm_medium, utm_campaign, country_code,
                             persons_uniq_state, sessions_uniq_state, pageviews_count_state)
@@ -31,6 +33,7 @@ FROM
     WHERE team_id IN {team_ids:Array(Int64)}
       AND timestamp >= toDateTime64({start_day:Date} - 1, 6, 'UTC')
       AND timestamp < toDateTime64({end_day:Date} + 2, 6, 'UTC')
+      AND _timestamp <= {as_of:DateTime64(6, 'UTC')}
       AND session_id != ''
       AND event = '$pageview'
 ) AS e
@@ -41,6 +44,7 @@ INNER JOIN
     WHERE team_id IN {team_ids:Array(Int64)}
       AND timestamp >= toDateTime64({start_day:Date} - 1, 6, 'UTC')
       AND timestamp < toDateTime64({end_day:Date} + 2, 6, 'UTC')
+      AND _timestamp <= {as_of:DateTime64(6, 'UTC')}
       AND session_id != ''
     GROUP BY team_id, session_id
     HAVING session_start >= toDateTime64({start_day:Date}, 6, 'UTC')

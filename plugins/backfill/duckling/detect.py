@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from typing import Any
 
 from backfill.clickhouse import QueryTag
@@ -126,8 +127,25 @@ def late_event_days(teams: list[int], day: dt.date, env: Env) -> list[tuple[int,
     return late
 
 
+def earliest_day_floor() -> dt.date:
+    return dt.date.fromisoformat(os.environ.get("DUCKLING_EARLIEST_DAY_FLOOR") or DUCKLING.earliest_day_floor)
+
+
+def clamp_to_floor(earliest: dict[int, dt.date | None], floor: dt.date) -> dict[int, dt.date | None]:
+    """No walk starts before ``floor``; the teams that had to be clamped are logged."""
+    clamped = {t: d for t, d in earliest.items() if d is not None and d < floor}
+    if clamped:
+        log.warning(
+            "earliest event day before the floor %s (clock-skewed events?); walking from the floor for: %s",
+            floor,
+            ", ".join(f"team {t} ({d})" for t, d in sorted(clamped.items())),
+        )
+    return {t: (max(d, floor) if d is not None else None) for t, d in earliest.items()}
+
+
 def earliest_days(teams: list[int], env: Env, *, cache: bool = True) -> dict[int, dt.date | None]:
-    """Each team's first day with events: cached in duckling_team_state, asked of ClickHouse once."""
+    """Each team's first day with events (pre-1970 timestamps ignored), clamped to the floor: cached in
+    duckling_team_state as ClickHouse said it, asked of ClickHouse once."""
     known = env.state.earliest_days(teams)
     missing = [x for x in teams if x not in known]
     if missing:
@@ -140,7 +158,7 @@ def earliest_days(teams: list[int], env: Env, *, cache: bool = True) -> dict[int
             known[int(r["team_id"])] = r["earliest_day"]
             if cache:
                 env.state.set(int(r["team_id"]), earliest_day=r["earliest_day"])
-    return {x: known.get(x) for x in teams}
+    return clamp_to_floor({x: known.get(x) for x in teams}, earliest_day_floor())
 
 
 def reset_ducklings(team_ids: list[int], run: RunInfo, env: Env) -> None:

@@ -44,6 +44,7 @@ class TeamDay:
     tables: tuple[str, ...]  # the tables this finding concerns (missing in, or stale in)
     source_pageviews: int
     reason: str
+    repair: bool = False  # missing, and this backfill touched it before: a hole it may have made
 
     def to_dict(self) -> dict:
         return {
@@ -52,6 +53,7 @@ class TeamDay:
             "tables": list(self.tables),
             "source_pageviews": self.source_pageviews,
             "reason": self.reason,
+            "repair": self.repair,
         }
 
     @classmethod
@@ -62,6 +64,7 @@ class TeamDay:
             tuple(d["tables"]),
             int(d["source_pageviews"]),
             d["reason"],
+            bool(d.get("repair", False)),
         )
 
 
@@ -92,10 +95,26 @@ class Detection:
         return out
 
 
+EVERYTHING_INGESTED = dt.datetime(2299, 12, 31, tzinfo=dt.UTC)  # detection reads every event ingested so far
+
+
+def ingested_by(now: dt.datetime | None = None) -> dt.datetime:
+    """The ingestion cutoff of a read: a whole second safely in the past, so that every event with a
+    later ``_timestamp`` arrived after the read started (and is left for the next run)."""
+    now = now or dt.datetime.now(dt.UTC)
+    return (now - dt.timedelta(seconds=1)).replace(microsecond=0)
+
+
 def query_coverage(
-    ch: ClickHouse, team_ids: list[int], window: Window, tables: tuple[str, ...], tag: QueryTag
+    ch: ClickHouse,
+    team_ids: list[int],
+    window: Window,
+    tables: tuple[str, ...],
+    tag: QueryTag,
+    as_of: dt.datetime | None = None,
 ) -> list[Coverage]:
-    """The one detection query. No team ids: nothing to check (the query is not sent)."""
+    """The one detection query, over events ingested by ``as_of`` (default: all of them). No team ids:
+    nothing to check (the query is not sent)."""
     if not team_ids:
         return []
     rows = ch.query(
@@ -105,6 +124,7 @@ def query_coverage(
             "start_day": window.start,
             "end_day": window.end,
             "tables": list(tables),
+            "as_of": as_of or EVERYTHING_INGESTED,
         },
         tag=tag,
     )
@@ -121,23 +141,36 @@ def query_coverage(
     ]
 
 
-def ledger_baselines(ledger: Ledger, team_ids: list[int], window: Window) -> dict[tuple[int, dt.date], int]:
-    """Source pageview counts recorded when this backfill last computed each team-day."""
-    rows = ledger.rows(
-        FAMILY, team_ids=list(team_ids), start=window.start, end=window.end, kind=KIND, status=DONE
-    )
-    return {
-        (int(r["team_id"]), r["day"]): int(r["source_count"]) for r in rows if r["source_count"] is not None
+@dataclass(frozen=True)
+class LedgerView:
+    """What the ledger says about the window: baselines of computed team-days, and every team-day this
+    backfill ever touched (a touched team-day that is missing now is a hole it may have made)."""
+
+    baselines: dict[tuple[int, dt.date], int] = field(default_factory=dict)
+    touched: frozenset[tuple[int, dt.date]] = frozenset()
+
+
+def ledger_view(ledger: Ledger, team_ids: list[int], window: Window) -> LedgerView:
+    rows = ledger.rows(FAMILY, team_ids=list(team_ids), start=window.start, end=window.end, kind=KIND)
+    baselines = {
+        (int(r["team_id"]), r["day"]): int(r["source_count"])
+        for r in rows
+        if r["status"] == DONE and r["source_count"] is not None
     }
+    return LedgerView(baselines, frozenset((int(r["team_id"]), r["day"]) for r in rows))
 
 
 def classify(
-    coverage: list[Coverage], baselines: dict[tuple[int, dt.date], int], tables: tuple[str, ...]
+    coverage: list[Coverage],
+    baselines: dict[tuple[int, dt.date], int],
+    tables: tuple[str, ...],
+    touched: frozenset[tuple[int, dt.date]] = frozenset(),
 ) -> tuple[list[TeamDay], list[TeamDay], list[TeamDay]]:
     """Pure: (missing, stale, present) team-days, newest first within each team order.
 
     missing: the team had traffic (sessions starting that day with >= 1 pageview) and at least one
-             checked table holds no row for it; a team-day counts once, listing its missing tables.
+             checked table holds no row for it; a team-day counts once, listing its missing tables. A
+             missing team-day this backfill touched before (ledger row) is a ``repair``.
     stale:   present in every checked table, but the source changed: the ledger baseline differs from
              the source pageviews now, or a table's pageview total differs from the source (late
              events, deleted events, or rows left where the source has no traffic any more).
@@ -152,7 +185,11 @@ def classify(
         absent = tuple(t for t in tables if t not in per_table or not per_table[t].present)
         if source > 0 and absent:
             names = ", ".join(SHORT[t] for t in absent)
-            missing.append(TeamDay(team_id, day, absent, source, f"missing in {names}"))
+            repair = (team_id, day) in touched
+            why = f"missing in {names}" + (
+                "; emptied after an earlier backfill attempt: repair" if repair else ""
+            )
+            missing.append(TeamDay(team_id, day, absent, source, why, repair))
             continue
         reasons, stale_tables = [], []
         baseline = baselines.get((team_id, day))
@@ -187,6 +224,6 @@ def detect(
 ) -> Detection:
     tag = QueryTag(dag_id, day=f"{window.start}..{window.end}", what=f"detect {len(team_ids)} teams")
     coverage = query_coverage(ch, team_ids, window, tables, tag)
-    baselines = ledger_baselines(ledger, team_ids, window) if ledger is not None and team_ids else {}
-    missing, stale, present = classify(coverage, baselines, tables)
+    view = ledger_view(ledger, team_ids, window) if ledger is not None and team_ids else LedgerView()
+    missing, stale, present = classify(coverage, view.baselines, tables, view.touched)
     return Detection(window, list(team_ids), tables, coverage, missing, stale, present)

@@ -1,8 +1,10 @@
 """The plan: which team-days this run recomputes, and why the others wait. Pure; no I/O.
 
 Rules
-  * missing team-days (missing from at least one checked table; a team-day counts once) run only when
-    there are at least ``min_missing_partitions`` of them; ``force`` bypasses the threshold and adds
+  * repairs come first and never wait for the threshold: missing team-days that this backfill touched
+    before (a delete that succeeded and a copy that did not leaves a hole only the backfill made);
+  * other missing team-days (missing from at least one checked table; a team-day counts once) run only
+    when there are at least ``min_missing_partitions`` of them; ``force`` bypasses the threshold and adds
     every present team-day with traffic in the window;
   * stale team-days (present, but the source changed) always qualify, after the missing ones;
   * at most ``max_partitions_per_run`` team-days, newest first (missing, then stale, then forced);
@@ -99,8 +101,8 @@ def make_plan(
 ) -> Plan:
     cap = params.max_partitions_per_run
     plan = Plan(window, params.tables, dry_run=params.dry_run)
-    candidates: list[tuple[str, TeamDay]] = []
-    missing = _newest_first(missing)
+    candidates: list[tuple[str, TeamDay]] = [("repair", m) for m in _newest_first(missing) if m.repair]
+    missing = _newest_first([m for m in missing if not m.repair])
     below = len(missing) < params.min_missing_partitions and not params.force
     if below:
         for m in missing:

@@ -25,7 +25,7 @@ from backfill.clickhouse import ClickHouse, QueryTag
 from backfill.ledger import ClaimLost, Ledger, PartitionKey
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
-from backfill.web_preagg.detect import query_coverage
+from backfill.web_preagg.detect import ingested_by, query_coverage
 from backfill.web_preagg.params import Window
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,14 @@ def insert_preaggregated(
     start_day: dt.date,
     end_day: dt.date,
     tag: QueryTag,
+    as_of: dt.datetime | None = None,
 ) -> None:
     """Run ``table``'s pre-aggregation (the daily job's SQL) for teams and days [start_day, end_day] into
-    ``into`` (the target itself or a staging copy of it)."""
+    ``into`` (the target itself or a staging copy of it), over events ingested by ``as_of`` (default now)."""
     if table not in TABLES:
         raise ValueError(f"unknown pre-aggregated table {table!r}")
-    ch.query(
-        insert_template(table),
-        {"t": into, "team_ids": [int(t) for t in team_ids], "start_day": start_day, "end_day": end_day},
-        tag=tag,
-    )
+    params = {"t": into, "team_ids": [int(t) for t in team_ids], "start_day": start_day, "end_day": end_day}
+    ch.query(insert_template(table), {**params, "as_of": as_of or ingested_by()}, tag=tag)
 
 
 def staging_name(table: str, team_id: int, day: dt.date, now: float | None = None) -> str:
@@ -93,7 +91,13 @@ def claim_holder(ledger: Ledger, team_id: int, day: dt.date) -> str:
 
 
 def recompute_table(
-    ch: ClickHouse, table: str, team_id: int, day: dt.date, dag_id: str, on_step=lambda: None
+    ch: ClickHouse,
+    table: str,
+    team_id: int,
+    day: dt.date,
+    dag_id: str,
+    on_step=lambda: None,
+    as_of: dt.datetime | None = None,
 ) -> dict:
     """Staging -> delete team-day -> copy, for one table. Returns {"rows", "pageviews"}."""
     staging = staging_name(table, team_id, day)
@@ -103,7 +107,7 @@ def recompute_table(
 
     try:
         ch.query(f"web_preagg/{SHORT[table]}_staging_create", {"staging": staging}, tag=tag("create staging"))
-        insert_preaggregated(ch, table, staging, [team_id], day, day, tag("insert staging"))
+        insert_preaggregated(ch, table, staging, [team_id], day, day, tag("insert staging"), as_of)
         staged = team_day_totals(ch, staging, team_id, day, tag("count staging"))
         on_step()
         ch.query(
@@ -154,13 +158,13 @@ def recompute_team_day(
         ledger.renew(key, owner, lease_seconds)
 
     started = time.monotonic()
+    as_of = ingested_by()  # the inserts and the verification read the same events, ingestion going on
     try:
         per_table = {}
         for table in tables:
-            per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew)
-        coverage = query_coverage(
-            ch, [team_id], Window(day, day), tables, QueryTag(dag_id, team_id, day, "verify against source")
-        )
+            per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew, as_of)
+        tag = QueryTag(dag_id, team_id, day, "verify against source")
+        coverage = query_coverage(ch, [team_id], Window(day, day), tables, tag, as_of)
         source = max((c.source_pageviews for c in coverage), default=0)
         for table in tables:
             got = per_table[SHORT[table]]["pageviews"]
