@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench
+.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench faults
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,3 +49,7 @@ bench: venv system-deps
 
 clean:
 	rm -rf .local
+
+## faults: the fault-injection suite; prints the table of figures (also part of make test)
+faults: venv system-deps
+	@$(BIN)/python -m pytest -q -m faults

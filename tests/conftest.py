@@ -179,3 +179,46 @@ def pytest_collection_modifyitems(session, config, items):
     for item in items:
         if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.services)
+
+
+# --- the fault-injection figures (make faults) ---------------------------------------------------
+FAULT_ROWS: list[dict] = []
+FAULT_COLUMNS = (
+    "fault",
+    "tries",
+    "survived",
+    "rows lost",
+    "duplicate rows",
+    "registered files lost",
+    "orphans left",
+)
+
+
+@pytest.fixture
+def record_fault():
+    """Record one fault scenario's figures for the table printed at the end of the session."""
+
+    def record(
+        fault: str, tries: int, survived: bool, rows_lost, duplicates, files_lost, orphans_left
+    ) -> None:
+        values = (fault, tries, "yes" if survived else "NO", rows_lost, duplicates, files_lost, orphans_left)
+        FAULT_ROWS.append(dict(zip(FAULT_COLUMNS, values, strict=True)))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not FAULT_ROWS:
+        return
+    widths = [
+        max(len(str(r[c])) for r in [dict(zip(FAULT_COLUMNS, FAULT_COLUMNS, strict=True)), *FAULT_ROWS])
+        for c in FAULT_COLUMNS
+    ]
+    line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    terminalreporter.write_sep("=", "fault injection: the exactly-once invariant after each scenario")
+    terminalreporter.write_line(line.format(*FAULT_COLUMNS))
+    for row in FAULT_ROWS:
+        terminalreporter.write_line(line.format(*(row[c] for c in FAULT_COLUMNS)))
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "faults.json").write_text(json.dumps(FAULT_ROWS, indent=2))

@@ -96,6 +96,10 @@ class DucklingDefaults:
         "priority",
         "max_network_bandwidth",
         "s3_max_connections",
+        # how long the engine's own S3 client insists before the task's retry policy takes over
+        "s3_retry_attempts",
+        "s3_request_timeout_ms",
+        "s3_connect_timeout_ms",
     )
 
 

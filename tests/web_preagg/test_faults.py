@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from wp_helpers import SPEC, WINDOW_END, D, finalized, from_scratch, raw_rows, rows_except, tq
 
 from backfill.ledger import DONE, FAILED
@@ -14,6 +15,7 @@ from backfill.web_preagg.params import Window, parse_params
 from backfill.web_preagg.plan import RUN, make_plan
 from backfill.web_preagg.recompute import recompute_team_day
 
+pytestmark = pytest.mark.faults
 WINDOW = Window(SPEC.start_day, WINDOW_END)
 TEAM, DAY = 3, D(2024, 3, 12)  # a complete team-day of the world
 
@@ -22,8 +24,19 @@ def _equals_from_scratch(ch, team_id, day):
     return all(finalized(ch, t, team_id, day) == from_scratch(ch, t, team_id, day) for t in TABLES)
 
 
-def test_recompute_under_live_ingestion_verifies_like_with_like(world, ledger, monkeypatch):
+def _record(ch, record_fault, fault, tries, before, team_days):
+    """The web_preagg invariant as figures: team-days differing from a from-scratch build (rows lost),
+    changed rows of other team-days (duplicates), staging tables left behind (orphans)."""
+    differing = sum(not _equals_from_scratch(ch, t, d) for t, d in team_days)
+    others = rows_except(raw_rows(ch), set(team_days)) != rows_except(before, set(team_days))
+    staging = len(ch.query(tq("staging_tables"), {}))
+    record_fault(fault, tries, not (differing or others or staging), differing, int(others), "-", staging)
+    assert not (differing or others or staging)
+
+
+def test_recompute_under_live_ingestion_verifies_like_with_like(world, ledger, monkeypatch, record_fault):
     ch = world
+    before = raw_rows(ch)
     real_insert = rc.insert_preaggregated
 
     def insert_while_events_arrive(*args, **kwargs):
@@ -41,9 +54,12 @@ def test_recompute_under_live_ingestion_verifies_like_with_like(world, ledger, m
     recompute_team_day(ch, ledger, TEAM, DAY, TABLES, owner="next-run")
     assert detect(ch, ledger, [TEAM], Window(DAY, DAY)).stale == []
     assert _equals_from_scratch(ch, TEAM, DAY)
+    _record(ch, record_fault, "web_preagg: events arrive during the recompute", 2, before, [(TEAM, DAY)])
 
 
-def test_a_hole_the_backfill_made_is_repaired_whatever_the_threshold(world, ledger, monkeypatch):
+def test_a_hole_the_backfill_made_is_repaired_whatever_the_threshold(
+    world, ledger, monkeypatch, record_fault
+):
     ch = world
     before = raw_rows(ch)
     real_query = ch.query
@@ -73,3 +89,6 @@ def test_a_hole_the_backfill_made_is_repaired_whatever_the_threshold(world, ledg
     assert ledger.rows(FAMILY, team_ids=[TEAM], start=DAY, end=DAY)[0]["status"] == DONE
     # every other team-day is byte-identical
     assert rows_except(raw_rows(ch), {(TEAM, DAY)}) == rows_except(before, {(TEAM, DAY)})
+    _record(
+        ch, record_fault, "web_preagg: delete done, copy failed twice, then repair", 3, before, [(TEAM, DAY)]
+    )

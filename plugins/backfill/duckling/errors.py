@@ -90,6 +90,13 @@ _DUCKLAKE_CONFLICT = re.compile(
     r"duplicate key value violates unique constraint|Failed to initialize DuckLake[\s\S]*already exists",
     re.IGNORECASE,
 )
+# the catalog's PostgreSQL went away (restart, failover, terminated backend): a fresh ATTACH recovers
+_CATALOG_GONE = re.compile(
+    r"terminating connection|server closed the connection|connection to server|no connection to the server|"
+    r"SSL connection has been closed|connection already closed|could not receive data|Failed to commit:|"
+    r"Failed to execute query \"ROLLBACK\"",
+    re.IGNORECASE,
+)
 _CODE = re.compile(r"Code:\s*(\d+)")
 
 
@@ -127,7 +134,7 @@ def is_transient_duckdb(exc: BaseException) -> bool:
     text = str(exc)
     if _S3_PERMANENT.search(text) and not _DUCKLAKE_CONFLICT.search(text):
         return False
-    if _DUCKLAKE_CONFLICT.search(text):
+    if _DUCKLAKE_CONFLICT.search(text) or _CATALOG_GONE.search(text):
         return True
     if isinstance(exc, ConnectionError | TimeoutError):
         return True

@@ -110,7 +110,10 @@ class Exporter:
             day,
             f"count {dataset} file",
             lambda: self.ch.scalar(
-                "duckling/count_file", {"url": url, **self._creds()}, tag=self._tag(day, "count file")
+                "duckling/count_file",
+                {"url": url, **self._creds()},
+                tag=self._tag(day, "count file"),
+                settings=self.settings,
             ),
         )
         return f"s3://{self.duckling.bucket}/{key}", int(rows)

@@ -30,6 +30,7 @@ from backfill.duckling.credentials import S3Access
 from backfill.duckling.errors import DucklingError, SchemaError, describe, is_transient_duckdb, with_retries
 from backfill.duckling.export import EVENTS, day_prefix
 from backfill.duckling.registry import Duckling
+from backfill.faults import fault_point
 from backfill.settings import DUCKLING
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class Lake:
                 )
             for path in paths:
                 self.con.execute(q("add_events_file"), {"path": path})
+            fault_point("register:files_added")
             if before_commit:
                 before_commit()
 
