@@ -81,9 +81,9 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
             return items  # Airflow maps only over a task's return value, never over a multiple_outputs key
 
         @task(trigger_rule="all_done", retries=0)
-        def report(summary: dict, results: list) -> dict:
+        def report(summary: dict, results) -> dict:
             ctx = get_current_context()
-            return tasks.run_report(summary, list(results or []), ctx["params"], tasks.run_info(ctx))
+            return tasks.run_report(summary, results, ctx["params"], tasks.run_info(ctx))
 
         plan = detect()
         report(plan["summary"], partition.expand(item=partitions(plan["items"])))

@@ -21,6 +21,7 @@ from backfill.faults import InjectedFault
 from backfill.ledger import CLAIMED, DONE, FAILED
 
 DAY = DAYS[0]
+# dag.test() reuses a run (and its conf) found for the same logical date: each test has its own minute
 LOGICAL = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
 
 
@@ -44,7 +45,8 @@ def _tis(dr):
 def test_one_bad_team_fails_alone_and_the_run_says_so(dags, env, demo_data, make_duckling, bad_row, cause):
     make_duckling(11)
     make_duckling(12, **bad_row)
-    dr = dags.duckling_backfill.test(logical_date=LOGICAL, run_conf={"kinds": ["events"]})
+    minute = dt.timedelta(minutes=10 + len(cause))  # the run for [D, D+1) all the same: the day is D
+    dr = dags.duckling_backfill.test(logical_date=LOGICAL + minute, run_conf={"kinds": ["events"]})
     assert str(getattr(dr.state, "value", dr.state)) == "failed"  # the report fails the run
     # the healthy team was exported AND registered in the same run
     assert lake_day_counts(env, 11) == {DAY: ch_day_counts(env, 11)[DAY]}

@@ -55,7 +55,7 @@ def test_dry_run_plans_and_writes_nothing(env, demo_data, make_duckling):
 def test_skip_ducklake_registration_exports_only_and_files_are_not_orphans(env, demo_data, make_duckling):
     make_duckling(11)
     opts = RunParams(skip_ducklake_registration=True)
-    out = run_partition(env, 11, DAYS[0], options=opts)
+    out = run_partition(env, 11, DAYS[0], options=opts, run_id=RUN.run_id)
     assert out["status"] == "exported_only" and len(out["files"]) == 1
     row = env.ledger.rows("duckling", team_ids=[11])[0]
     assert row["status"] == EXPORTED and json.loads(row["files"]) == out["files"]
@@ -119,7 +119,7 @@ def test_cleanup_existing_partition_data_false_appends(env, demo_data, make_duck
     make_duckling(11)
     opts = RunParams(cleanup_existing_partition_data=False)
     n = run_partition(env, 11, DAYS[0], run_id="r1", options=opts)["source_count"]
-    run_partition(env, 11, DAYS[0], run_id="r2", options=opts)
+    run_partition(env, 11, DAYS[0], run_id=RUN.run_id, options=opts)  # the run that reports
     rows = lake_query(env, 11, "SELECT count(*), count(DISTINCT uuid) FROM lake.main.events")
     assert rows == [(2 * n, n)]  # two copies: the guarantee is given up, and the report says so
     summary = {
@@ -206,14 +206,16 @@ def test_bad_params_fail_before_writing(env, params, message):
         ({"cross_account_role_arn": "arn:nope"}, "cross_account_role_arn"),
     ],
 )
-def test_bad_registry_row_fails_its_partition_clearly_and_writes_nothing(
+def test_bad_registry_row_fails_its_partition_clearly_and_writes_no_data(
     env, demo_data, make_duckling, overrides, message
 ):
     row = make_duckling(11)
     Registry(env.db).upsert(**{**row, **overrides})
     with pytest.raises(RegistryError, match="team 11: invalid duckling_registry row: " + message.split()[0]):
         export_partition(item(11, DAYS[0], "events", "t"), RunParams(), RUN, env)
-    assert env.ledger.rows("duckling") == []
+    # the partition was claimed first, so its failure is on its ledger row (the report fails on it)
+    [failed] = env.ledger.rows("duckling")
+    assert failed["status"] == "failed" and message.split()[0] in failed["error"]
     with pytest.raises(RegistryError, match="team 99: has no duckling_registry row"):
         export_partition(item(99, DAYS[0], "events", "t"), RunParams(), RUN, env)
 

@@ -67,7 +67,7 @@ def as_partition_error(exc: BaseException, key: PartitionKey) -> DucklingError:
     """The exception as a DucklingError carrying this partition's team and day."""
     if not isinstance(exc, DucklingError):
         return DucklingError(key.team_id, key.day, describe(exc), transient=is_transient(exc))
-    if exc.team_id is None or exc.day is None:
+    if exc.team_id is None:
         return type(exc)(key.team_id, key.day, exc.cause, transient=exc.transient)
     return exc
 

@@ -62,7 +62,9 @@ def run_register(exported: dict[str, Any], params: Mapping[str, Any], run: RunIn
 
 
 def run_report(
-    summary: dict[str, Any], results: list[dict] | None, params: Mapping[str, Any], run: RunInfo
+    summary: dict[str, Any], results: Any, params: Mapping[str, Any], run: RunInfo
 ) -> dict[str, Any]:
-    """``results``: what the partitions' last tasks returned (a failed partition returns nothing)."""
-    return report(summary, parse_params(dict(params)), run, results=[r for r in results or [] if r])
+    """``results``: what the partitions' last tasks returned (a failed partition returns nothing).
+    Airflow hands over a mapped group's output as a lazy sequence, or a single value for one instance."""
+    returned = [results] if isinstance(results, dict) else [r for r in results or [] if r]
+    return report(summary, parse_params(dict(params)), run, results=returned)
