@@ -6,7 +6,8 @@ hard-codes a number, a connection id or a pool name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,10 @@ class DucklingDefaults:
     retry_wait_initial_s: float = 0.5
     retry_wait_max_s: float = 10.0
     task_retries: int = 2
-    task_retry_delay_s: int = 60
+    # Airflow's delay before a failed task's retry; BACKFILL_TASK_RETRY_DELAY_S overrides it (tests)
+    task_retry_delay_s: int = field(
+        default_factory=lambda: int(os.environ.get("BACKFILL_TASK_RETRY_DELAY_S", "60"))
+    )
     sts_session_seconds: int = 3600
     # ClickHouse settings a run may pass (resource limits only); anything else is refused
     clickhouse_settings_allowlist: tuple[str, ...] = (

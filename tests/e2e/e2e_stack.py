@@ -59,6 +59,11 @@ class E2EStack:
     pg: localstack.PostgresServer
     bucket: str
     parsed: list[str] = field(default_factory=list)
+
+    @property
+    def faults_file(self) -> Path:
+        return self.base / "faults.json"
+
     import_errors: dict[str, str] = field(default_factory=dict)
 
     def require_dag(self, dag_id: str) -> None:
@@ -231,6 +236,11 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         fast_parsing=True,
         # debugging aid: run the e2e tests against another copy of the DAG files
         dags_folder=Path(os.environ.get("BACKFILL_E2E_DAGS_FOLDER", PROJECT_ROOT / "dags")),
+        # fault points the tests arm by writing this file (tests/e2e/test_faults_e2e.py); short retries
+        extra_env={
+            "BACKFILL_FAULT_POINTS_FILE": str(base / "faults.json"),
+            "BACKFILL_TASK_RETRY_DELAY_S": "2",
+        },
         connections=airflow_env.embedded_connections(
             chdb_path=chdb_path,
             app_db_url=f"postgres://{pg.user}@127.0.0.1:{pg.port}/{app_db}",
