@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from backfill.appdb import AppDB
 
 CLAIMED, EXPORTED, DONE, FAILED, SKIPPED = "claimed", "exported", "done", "failed", "skipped"
+DEFERRED = "deferred"  # planned, over a run's cap: a later run takes it up
 
 
 def utcnow() -> dt.datetime:
@@ -167,7 +168,7 @@ class Ledger:
         start: dt.date | None = None,
         end: dt.date | None = None,
         kind: str | None = None,
-        status: str | None = None,
+        status: str | tuple[str, ...] | None = None,
     ) -> list[dict]:
         """Ledger rows of a family, filtered; ``end`` is inclusive."""
         t = self.t
@@ -181,7 +182,7 @@ class Ledger:
         if kind is not None:
             stmt = stmt.where(t.c.kind == kind)
         if status is not None:
-            stmt = stmt.where(t.c.status == status)
+            stmt = stmt.where(t.c.status.in_((status,) if isinstance(status, str) else status))
         with self.db.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt.order_by(t.c.team_id, t.c.day, t.c.kind))]
 
@@ -193,6 +194,32 @@ class Ledger:
         )
         with self.db.engine.connect() as conn:
             return {(int(r.team_id), r.day, r.kind) for r in conn.execute(stmt)}
+
+    def defer(self, family: str, keys: list[tuple[int, dt.date, str]]) -> int:
+        """Record partitions a run planned but could not fit; a partition that has a row keeps it."""
+        if not keys:
+            return 0
+        t, now = self.t, utcnow()
+        rows = [
+            dict(family=family, team_id=tm, day=d, kind=k, status=DEFERRED, attempts=0, updated_at=now)
+            for tm, d, k in keys
+        ]
+        stmt = self.db.insert(t).values(rows)
+        stmt = stmt.on_conflict_do_nothing(index_elements=[t.c.family, t.c.team_id, t.c.day, t.c.kind])
+        with self.db.engine.begin() as conn:
+            return conn.execute(stmt).rowcount
+
+    def supersede(self, family: str, keys: list[tuple[int, dt.date, str]], by: str) -> int:
+        """Deferred or failed partitions another planned partition covers (a full persons snapshot)."""
+        t, done = self.t, 0
+        with self.db.engine.begin() as conn:
+            for tm, d, k in keys:
+                where = sa.and_(t.c.family == family, t.c.team_id == tm, t.c.day == d, t.c.kind == k)
+                stmt = sa.update(t).where(where, t.c.status.in_((DEFERRED, FAILED)))
+                done += conn.execute(
+                    stmt.values(status=SKIPPED, error=f"superseded by {by}", updated_at=utcnow())
+                ).rowcount
+        return done
 
     def cleanup(self, family: str, older_than_days: int, *, keep_baseline_days: int = 0) -> int:
         """Delete finished rows of a family last updated more than ``older_than_days`` ago.

@@ -67,7 +67,6 @@ class DucklingDefaults:
     max_partitions: int = 100
     max_map_length: int = 1024  # Airflow's core.max_map_length default
     settle_days: int = 3
-    retry_failed_days: int = 7
     lease_seconds: int = 1800
     execution_timeout_minutes: int = 60
     local_catalog_lock_timeout_s: float = 600.0

@@ -84,3 +84,18 @@ def s3_keys(env, team_id, prefix="backfill/events/"):
     return sorted(
         o["Key"] for o in client.list_objects_v2(Bucket=duckling.bucket, Prefix=prefix).get("Contents", [])
     )
+
+
+def lake_persons(env, team_id):
+    duckling = Registry(env.db).get(team_id)
+    with open_lake(duckling, access_for(duckling)) as lake:
+        if not lake.columns("persons"):
+            return [], []
+        return lake.persons(), lake.distinct_ids()
+
+
+def ch_persons(env, team_id):
+    """ClickHouse's latest persons state of a team: what the duckling must hold."""
+    persons = [dict(r) for r in env.ch.query("duckling/latest_persons", {"team_id": team_id})]
+    distinct = [dict(r) for r in env.ch.query("duckling/latest_distinct_ids", {"team_id": team_id})]
+    return persons, distinct

@@ -32,11 +32,12 @@ def test_daily_plan_order_cap_and_in_progress():
         cap=4,
     )
     labels = [i["label"] for i in items]
+    # fair: one item per team per round, the longest-waiting item first; a team's persons before its events
     assert labels == [
-        "team 1 · 2024-03-01 · events",
+        "team 2 · 2024-02-29 · events",
         "team 1 · 2024-03-01 · persons",
-        "team 2 · 2024-03-01 · events",
         "team 1 · 2024-02-27 · events",
+        "team 2 · 2024-03-01 · events",
     ]
     assert summary["in_progress"] == ["team 2 · 2024-03-01 · persons"] and summary["deferred_over_cap"] == 1
 
@@ -193,3 +194,50 @@ def test_daily_detect_retries_failed_and_late_days(env, demo_data, make_duckling
         ("team 11 · 2024-03-01 · events", "retry failed"),
         ("team 11 · 2024-03-02 · events", "late events"),
     ]
+
+
+def test_daily_cap_starves_no_team_and_every_teams_persons_converge():
+    """150 teams x (events, persons) a day under a cap of 100: no team waits more than one run for its
+    persons, whatever the cap deferred before (the ledger is simulated: deferred rows come back)."""
+    teams, cap = list(range(1, 151)), 100
+    ledger: dict[tuple[int, dt.date, str], str] = {}
+    uncovered: dict[int, set[dt.date]] = {t: set() for t in teams}
+    served_runs: dict[int, list[int]] = {t: [] for t in teams}
+    for run in range(8):
+        day = D + dt.timedelta(days=run)
+        for t in teams:
+            uncovered[t].add(day)  # persons changed that day in ClickHouse
+        deferred = [k for k, status in ledger.items() if status == "deferred"]
+        items, summary = plan_daily(
+            teams=teams,
+            days=[day],
+            kinds=("events", "persons"),
+            failed=[],
+            deferred=deferred,
+            late=[],
+            live=set(),
+            cap=cap,
+        )
+        assert len(items) == cap
+        for it in items:
+            key = (it["team_id"], dt.date.fromisoformat(it["day"]), it["kind"])
+            ledger[key] = "done"
+            if it["kind"] == "persons":
+                uncovered[key[0]].discard(key[1])
+                served_runs[key[0]].append(run)
+            elif it["kind"] == "persons_full":  # the latest state: every change up to that day
+                uncovered[key[0]] = {d for d in uncovered[key[0]] if d > key[1]}
+                served_runs[key[0]].append(run)
+        for t, d, k in summary["deferred"]:
+            ledger.setdefault((t, dt.date.fromisoformat(d), k), "deferred")
+        for t, d, k in summary["superseded"]:
+            ledger[(t, dt.date.fromisoformat(d), k)] = "skipped"
+        # after every run, a team lags at most this run's day: nothing older is left uncovered
+        assert all(u <= {day} for u in uncovered.values()), {t: u for t, u in uncovered.items() if u - {day}}
+    # every team is served at least every second run, the first as well as the 150th
+    for t in teams:
+        runs = served_runs[t]
+        assert runs and runs[0] <= 1 and all(b - a <= 2 for a, b in zip(runs, runs[1:], strict=False)), (
+            t,
+            runs,
+        )

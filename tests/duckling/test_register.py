@@ -11,7 +11,9 @@ from duckling_helpers import (
     PERSON_DAYS,
     ch_day_counts,
     ch_exec,
+    ch_persons,
     lake_day_counts,
+    lake_persons,
     lake_query,
     run_partition,
     s3_keys,
@@ -174,27 +176,15 @@ def test_day_without_events_is_done_with_zero_rows_and_clears_stale_rows(env, de
     assert (row["status"], row["source_count"], row["target_count"]) == (DONE, 0, 0)
 
 
-def _lake_persons(env, team):
-    duckling = Registry(env.db).get(team)
-    with open_lake(duckling, access_for(duckling)) as lake:
-        return lake.persons(), lake.distinct_ids()
-
-
-def _ch_persons(env, team):
-    persons = [dict(r) for r in env.ch.query("duckling/latest_persons", {"team_id": team})]
-    distinct = [dict(r) for r in env.ch.query("duckling/latest_distinct_ids", {"team_id": team})]
-    return persons, distinct
-
-
 def test_persons_latest_state_out_of_order_and_after_changes(env, demo_data, make_duckling):
     for team in demo_data.team_ids:
         make_duckling(team)
         for day in reversed(PERSON_DAYS):  # out of date order on purpose
             assert run_partition(env, team, day, "persons")["status"] == "done"
-        assert _lake_persons(env, team) == _ch_persons(env, team)
+        assert lake_persons(env, team) == ch_persons(env, team)
     # a version bump, a distinct-id move and a deletion written on a later day
     later = dt.datetime(2024, 3, 20, 12, tzinfo=dt.UTC)
-    persons, distinct = _ch_persons(env, 11)
+    persons, distinct = ch_persons(env, 11)
     bump, gone = persons[0]["id"], persons[1]["id"]
     moved = distinct[0]["distinct_id"]
     bump_sql = (
@@ -211,20 +201,20 @@ def test_persons_latest_state_out_of_order_and_after_changes(env, demo_data, mak
         {"d": moved, "p": bump, "at": later},
     )
     run_partition(env, 11, dt.date(2024, 3, 20), "persons")
-    lake_p, lake_d = _lake_persons(env, 11)
-    assert (lake_p, lake_d) == _ch_persons(env, 11)
+    lake_p, lake_d = lake_persons(env, 11)
+    assert (lake_p, lake_d) == ch_persons(env, 11)
     assert gone not in {p["id"] for p in lake_p}
     assert {d["distinct_id"]: d["person_id"] for d in lake_d}[moved] == bump
     # replaying an old day (lower versions) changes nothing: no resurrection, no downgrade
     run_partition(env, 11, PERSON_DAYS[0], "persons", run_id="replay")
-    assert _lake_persons(env, 11) == _ch_persons(env, 11)
+    assert lake_persons(env, 11) == ch_persons(env, 11)
 
 
 def test_full_persons_snapshot_equals_latest_state(env, demo_data, make_duckling):
     make_duckling(12)
     out = run_partition(env, 12, DAYS[-1], "persons_full", dag_id="duckling_full_backfill")
     assert out["status"] == "done"
-    assert _lake_persons(env, 12) == _ch_persons(env, 12)
+    assert lake_persons(env, 12) == ch_persons(env, 12)
     state = env.db.table("duckling_team_state")
     with env.db.engine.connect() as conn:
         assert conn.execute(sa.select(state.c.full_persons_exported_at)).scalar() is not None

@@ -19,7 +19,7 @@ from backfill.duckling.lake import open_lake
 from backfill.duckling.params import RunParams, parse_params
 from backfill.duckling.plan import days_of_run, plan_daily, plan_full
 from backfill.duckling.run import FAMILY, Env, RunInfo
-from backfill.ledger import DONE, EXPORTED, FAILED
+from backfill.ledger import DEFERRED, DONE, EXPORTED, FAILED
 from backfill.params import utc_today
 from backfill.settings import DUCKLING
 
@@ -52,28 +52,37 @@ def _finish(mode: str, options: RunParams, teams: list[int], items: list[dict], 
 def detect_daily(
     params: dict[str, Any] | RunParams, run: RunInfo, env: Env | None = None, today: dt.date | None = None
 ) -> dict[str, Any]:
-    """The run's day(s) for every team, then failed partitions of the last days, then late-event days."""
+    """The run's day(s) for every team, what earlier runs deferred or failed (any age), late-event days;
+    fair across teams under the cap (plan_daily). What does not fit is recorded as deferred."""
     today = today or utc_today()
     env = env or Env.from_connections()
     options, teams, live = _start(params, run, env, today)
     days = days_of_run(options, run.data_interval_start, today)
-    failed_rows = env.ledger.rows(
-        FAMILY,
-        status=FAILED,
-        start=today - dt.timedelta(days=DUCKLING.retry_failed_days),
-        end=today - dt.timedelta(days=1),
+    waiting = env.ledger.rows(
+        FAMILY, team_ids=teams, end=today - dt.timedelta(days=1), status=(FAILED, DEFERRED)
     )
-    failed = [(int(r["team_id"]), r["day"], r["kind"]) for r in failed_rows]
+    keys = {
+        s: [(int(r["team_id"]), r["day"], r["kind"]) for r in waiting if r["status"] == s]
+        for s in (FAILED, DEFERRED)
+    }
     late = late_event_days(teams, max(days), env) if "events" in options.kinds and teams else []
     items, summary = plan_daily(
         teams=teams,
         days=days,
         kinds=options.kinds,
-        failed=failed,
+        failed=keys[FAILED],
+        deferred=keys[DEFERRED],
         late=late,
         live=live,
         cap=options.max_partitions,
     )
+    if not options.dry_run:
+        parse = [(t, dt.date.fromisoformat(d), k) for t, d, k in summary["deferred"]]
+        env.ledger.defer(FAMILY, parse)
+        by = f"a full persons snapshot in run {run.run_id}"
+        env.ledger.supersede(
+            FAMILY, [(t, dt.date.fromisoformat(d), k) for t, d, k in summary["superseded"]], by
+        )
     summary["days"] = [d.isoformat() for d in days]
     return _finish("daily", options, teams, items, summary)
 

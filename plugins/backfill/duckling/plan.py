@@ -60,6 +60,9 @@ def _cap(candidates: Iterable[dict[str, Any]], live: set[Key], cap: int) -> tupl
     return items, {"planned": len(items), "in_progress": in_progress, "deferred_over_cap": over}
 
 
+PERSONS_KINDS = ("persons", "persons_full")
+
+
 def plan_daily(
     *,
     teams: list[int],
@@ -69,23 +72,73 @@ def plan_daily(
     late: list[tuple[int, dt.date]],
     live: set[Key],
     cap: int,
+    deferred: list[Key] = (),
 ) -> tuple[list[dict], dict[str, Any]]:
-    """Day(s) of the run for every team and kind, then failed partitions, then late-event days."""
+    """Fair under the cap: the run's day(s), partitions earlier runs deferred, failed ones (any age) and
+    late-event days, served round-robin across teams, the team waiting longest first, one item per team
+    per round; within a team its persons first, then its events oldest first. Under a cap smaller than
+    teams x kinds the persons (which only the daily DAG keeps current) win; deferred events days are also
+    walked by duckling_full_backfill.
 
-    def gen():
-        for d in days:
-            for t in teams:
-                for k in kinds:
-                    yield item(t, d, k, "scheduled")
-        for t, d, k in sorted(failed, key=lambda x: (x[1], x[0], x[2])):
-            if t in teams and k in kinds:
-                yield item(t, d, k, "retry failed")
-        if "events" in kinds:
-            for t, d in sorted(late, key=lambda x: (x[1], x[0])):
-                if t in teams:
-                    yield item(t, d, "events", "late events")
-
-    return _cap(gen(), live, cap)
+    A team's persons collapse to one item: a single pending day stays a daily delta; several pending
+    days (deferred, failed) become one ``persons_full`` snapshot of the latest state, which makes the
+    older days' rows ``superseded``. What does not fit is returned as ``deferred`` for the next run.
+    """
+    wanted = [(t, d, k, "scheduled") for d in days for t in teams for k in kinds]
+    wanted += [(t, d, k, "deferred earlier") for t, d, k in deferred]
+    wanted += [(t, d, k, "retry failed") for t, d, k in failed]
+    wanted += [(t, d, "events", "late events") for t, d in late]
+    persons: dict[int, dict[Key, str]] = {}
+    events: dict[int, dict[Key, str]] = {}
+    in_progress: list[str] = []
+    for t, d, k, why in wanted:
+        if (
+            t not in teams
+            or (k in PERSONS_KINDS and "persons" not in kinds)
+            or (k == "events" and k not in kinds)
+        ):
+            continue
+        if (t, d, k) in live:
+            in_progress.append(label(t, d.isoformat(), k))
+            continue
+        (persons if k in PERSONS_KINDS else events).setdefault(t, {}).setdefault((t, d, k), why)
+    queues: dict[int, list[tuple[dt.date, dict]]] = {}  # per team: (waiting since, item)
+    collapsed: dict[int, list[Key]] = {}
+    for t in teams:
+        queue = []
+        pending = persons.get(t, {})
+        since = min((d for _, d, _ in pending), default=None)
+        if len(pending) == 1 and next(iter(pending))[2] == "persons":
+            ((key, why),) = pending.items()
+            queue.append((since, item(t, key[1], "persons", why)))
+        elif pending:
+            latest = max(d for _, d, _ in pending)
+            queue.append(
+                (since, item(t, latest, "persons_full", f"{len(pending)} pending persons days collapsed"))
+            )
+            collapsed[t] = [k for k in pending if k != (t, latest, "persons_full")]
+        for (_, d, k), why in sorted(events.get(t, {}).items(), key=lambda x: x[0][1]):
+            queue.append((d, item(t, d, k, why)))
+        if queue:
+            queues[t] = queue
+    # each round serves one item per team, the team whose item has waited longest first
+    items: list[dict] = []
+    depth = max((len(q) for q in queues.values()), default=0)
+    for i in range(depth):
+        turn = sorted((q[i][0], t) for t, q in queues.items() if i < len(q))
+        items += [queues[t][i][1] for _, t in turn]
+    planned, over = items[:cap], items[cap:]
+    superseded = [
+        list(k) for it in planned if it["kind"] == "persons_full" for k in collapsed.get(it["team_id"], [])
+    ]
+    summary = {
+        "planned": len(planned),
+        "in_progress": in_progress,
+        "deferred_over_cap": len(over),
+        "deferred": [[i["team_id"], i["day"], i["kind"]] for i in over],
+        "superseded": [[t, d.isoformat(), k] for t, d, k in superseded],
+    }
+    return planned, summary
 
 
 def plan_full(

@@ -1,5 +1,5 @@
 -- This package's own ledger: one row per (family, team, day, kind) partition.
---   status: claimed | exported | done | failed | skipped
+--   status: claimed | exported | done | failed | skipped | deferred (planned over a run's cap)
 --   claim_owner + lease_expires_at: a claim is live while lease_expires_at > now (UTC).
 --   source_count: what the source had when the partition was written (stale/late-event baseline).
 --   target_count: what the target held after the write (verification).
