@@ -154,18 +154,15 @@ def airflow_db():
 
 @pytest.fixture(scope="session")
 def dag_module(airflow_db, connections):
-    """Load a file of dags/ as a module, once per session, as the dag-processor would (its own name)."""
-    loaded = {}
+    """Load a file of dags/ as a fresh module, as the dag-processor would (its own name): fresh DAG
+    objects, because dag.test() leaves a run's conf in the DAG's params."""
 
     def load(stem: str):
-        if stem not in loaded:
-            spec = importlib.util.spec_from_file_location(
-                f"dagfile_{stem}_{uuid.uuid4().hex[:8]}", ROOT / "dags" / f"{stem}.py"
-            )
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            loaded[stem] = module
-        return loaded[stem]
+        name = f"dagfile_{stem}_{uuid.uuid4().hex[:8]}"
+        spec = importlib.util.spec_from_file_location(name, ROOT / "dags" / f"{stem}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
 
     return load
 

@@ -41,11 +41,11 @@ def test_dry_run_plans_and_writes_nothing(env, demo_data, make_duckling):
         today=TODAY,
     )
     assert plan["items"] == []
-    assert plan["summary"]["would_do"] == [
-        "team 11 · 2024-03-01 · events",
+    assert plan["summary"]["would_do"] == [  # a team's persons first (fairness under a cap), then events
         "team 11 · 2024-03-01 · persons",
-        "team 11 · 2024-03-02 · events",
         "team 11 · 2024-03-02 · persons",
+        "team 11 · 2024-03-01 · events",
+        "team 11 · 2024-03-02 · events",
     ]
     rep = report(plan["summary"], RunParams(dry_run=True), RUN, env)
     assert rep["rows"] == [] and len(rep["would_do"]) == 4
@@ -152,7 +152,10 @@ def test_delete_tables_needs_team_ids_and_resets_only_those(env, demo_data, make
     assert lake_day_counts(env, 11) == {}
     assert lake_day_counts(env, 12) == {DAYS[0]: ch_day_counts(env, 12)[DAYS[0]]}
     assert env.ledger.rows("duckling", team_ids=[11]) == []
-    assert [i["label"] for i in plan["items"]][:1] == ["team 11 · 2024-03-02 · events"]
+    assert [i["label"] for i in plan["items"]] == [
+        "team 11 · 2024-03-02 · persons",
+        "team 11 · 2024-03-02 · events",
+    ]
 
 
 def test_clickhouse_settings_allowlist_and_effect(env, demo_data, make_duckling):

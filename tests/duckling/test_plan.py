@@ -189,10 +189,10 @@ def test_daily_detect_retries_failed_and_late_days(env, demo_data, make_duckling
         "duckling_backfill", "scheduled__x", data_interval_start=dt.datetime(2024, 3, 4, tzinfo=dt.UTC)
     )
     plan = detect_daily({"kinds": ["events"]}, run, env, today=today)
-    assert [(i["label"], i["reason"]) for i in plan["items"]] == [
-        ("team 11 · 2024-03-04 · events", "scheduled"),
+    assert [(i["label"], i["reason"]) for i in plan["items"]] == [  # oldest first: retries come first
         ("team 11 · 2024-03-01 · events", "retry failed"),
         ("team 11 · 2024-03-02 · events", "late events"),
+        ("team 11 · 2024-03-04 · events", "scheduled"),
     ]
 
 

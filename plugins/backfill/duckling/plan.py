@@ -80,9 +80,9 @@ def plan_daily(
     teams x kinds the persons (which only the daily DAG keeps current) win; deferred events days are also
     walked by duckling_full_backfill.
 
-    A team's persons collapse to one item: a single pending day stays a daily delta; several pending
-    days (deferred, failed) become one ``persons_full`` snapshot of the latest state, which makes the
-    older days' rows ``superseded``. What does not fit is returned as ``deferred`` for the next run.
+    A team's persons days the run was asked for stay daily deltas; once earlier days are pending too
+    (deferred, failed), they all collapse into one ``persons_full`` snapshot of the latest state, which
+    makes the older days' rows ``superseded``. What does not fit is returned as ``deferred`` for the next run.
     """
     wanted = [(t, d, k, "scheduled") for d in days for t in teams for k in kinds]
     wanted += [(t, d, k, "deferred earlier") for t, d, k in deferred]
@@ -108,9 +108,11 @@ def plan_daily(
         queue = []
         pending = persons.get(t, {})
         since = min((d for _, d, _ in pending), default=None)
-        if len(pending) == 1 and next(iter(pending))[2] == "persons":
-            ((key, why),) = pending.items()
-            queue.append((since, item(t, key[1], "persons", why)))
+        if all(k == "persons" and why == "scheduled" for (_, _, k), why in pending.items()):
+            # the run's own day(s) only: a daily delta per day, as asked
+            queue += [
+                (d, item(t, d, k, why)) for (_, d, k), why in sorted(pending.items(), key=lambda x: x[0][1])
+            ]
         elif pending:
             latest = max(d for _, d, _ in pending)
             queue.append(
