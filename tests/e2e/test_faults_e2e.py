@@ -9,7 +9,7 @@ import json
 
 import boto3
 import pytest
-from e2e_stack import DEMO_START, DUCKLING_TEAM, E2EStack
+from e2e_stack import DEMO_START, E2EStack
 
 from backfill import sql as sqlt
 from backfill.duckdb_conn import connect
@@ -17,6 +17,31 @@ from backfill.duckling.export import EVENTS, day_prefix
 from backfill.settings import DUCKLING
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.faults]
+TEAM, CATALOG, BUCKET = 2, "duckling_e2e_faults", "e2e-duckling-faults-team-2"
+
+
+@pytest.fixture(scope="module")
+def duckling(e2e: E2EStack) -> None:
+    """Its own duckling (team 2: another catalog, another bucket): the other e2e tests' lake is untouched."""
+    from backfill.appdb import AppDB
+    from backfill.duckling.registry import Registry
+
+    e2e.pg.create_database(CATALOG)
+    e2e.s3.client().create_bucket(Bucket=BUCKET)
+    db = AppDB.from_url(e2e.app_db_url)
+    Registry(db).upsert(
+        team_id=TEAM,
+        bucket=BUCKET,
+        bucket_region=e2e.s3.region,
+        db_host="127.0.0.1",
+        db_port=e2e.pg.port,
+        db_database=CATALOG,
+        db_username=e2e.pg.user,
+    )
+    registered = Registry(db).team_ids()
+    db.engine.dispose()
+    assert TEAM in registered, registered
+
 
 CH_DAY = sqlt.Template(
     "e2e/ch_day",
@@ -35,8 +60,8 @@ def _lake(e2e: E2EStack, day: dt.date) -> tuple[int, int, list[str]]:
             f"REGION '{s3.region}', ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)"
         )
         con.execute(
-            f"ATTACH 'ducklake:postgres:dbname={e2e.catalog_db} host=127.0.0.1 port={e2e.pg.port} "
-            f"user={e2e.pg.user}' AS lake (DATA_PATH 's3://{e2e.bucket}/', READ_ONLY)"
+            f"ATTACH 'ducklake:postgres:dbname={CATALOG} host=127.0.0.1 port={e2e.pg.port} "
+            f"user={e2e.pg.user}' AS lake (DATA_PATH 's3://{BUCKET}/', READ_ONLY)"
         )
         start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         n, u = con.execute(
@@ -58,7 +83,7 @@ def _lake(e2e: E2EStack, day: dt.date) -> tuple[int, int, list[str]]:
     ids=["mid-export", "mid-register"],
 )
 def test_sigkill_then_airflow_retries_and_the_invariant_holds(
-    e2e: E2EStack, record_fault, point, task_id, offset
+    e2e: E2EStack, duckling, record_fault, point, task_id, offset
 ):
     dag_id = DUCKLING.daily_dag_id
     day = DEMO_START + dt.timedelta(days=offset)
@@ -66,19 +91,19 @@ def test_sigkill_then_airflow_retries_and_the_invariant_holds(
     with e2e.unpaused(dag_id) as af:
         e2e.faults_file.write_text(json.dumps({point: {"action": "kill", "once_file": str(fired)}}))
         try:
-            conf = {"team_ids": [DUCKLING_TEAM], "kinds": ["events"], "start_date": day.isoformat()}
+            conf = {"team_ids": [TEAM], "kinds": ["events"], "start_date": day.isoformat()}
             run = af.trigger(dag_id, conf)
             done = af.wait_for_run(dag_id, run["dag_run_id"], timeout=300)
             tis = af.task_instances(dag_id, run["dag_run_id"])
         finally:
             e2e.faults_file.unlink(missing_ok=True)
-    assert fired.exists(), "the fault point never fired"
+    assert fired.exists(), ("the fault point never fired", _ledger_errors(e2e))
     killed = [ti for ti in tis if ti["task_id"] == task_id]
     assert done["state"] == "success", tis
     assert [ti["try_number"] for ti in killed] == [2]  # the first try was SIGKILLed, Airflow retried it
-    source = int(e2e.clickhouse_rows(CH_DAY, {"team_id": DUCKLING_TEAM, "day": day})[0]["n"])
+    source = int(e2e.clickhouse_rows(CH_DAY, {"team_id": TEAM, "day": day})[0]["n"])
     rows, uuids, live = _lake(e2e, day)
-    prefix = day_prefix(EVENTS, DUCKLING_TEAM, day)
+    prefix = day_prefix(EVENTS, TEAM, day)
     s3 = boto3.client(
         "s3",
         endpoint_url=e2e.s3.endpoint,
@@ -87,10 +112,10 @@ def test_sigkill_then_airflow_retries_and_the_invariant_holds(
         aws_secret_access_key=e2e.s3.secret_key,
     )
     keys = {
-        f"s3://{e2e.bucket}/{o['Key']}"
-        for o in s3.list_objects_v2(Bucket=e2e.bucket, Prefix=prefix).get("Contents", [])
+        f"s3://{BUCKET}/{o['Key']}"
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
     }
-    day_live = {f for f in live if f.startswith(f"s3://{e2e.bucket}/{prefix}")}
+    day_live = {f for f in live if f.startswith(f"s3://{BUCKET}/{prefix}")}
     lost, dupes = max(source - uuids, 0), rows - uuids + max(uuids - source, 0)
     files_lost, orphans = len(day_live - keys), len(keys - day_live)
     survived = source > 0 and not (lost or dupes or files_lost or orphans)
@@ -104,3 +129,17 @@ def test_sigkill_then_airflow_retries_and_the_invariant_holds(
         orphans,
     )
     assert survived, (source, rows, uuids, keys, day_live)
+
+
+def _ledger_errors(e2e: E2EStack) -> list:
+    from backfill.appdb import AppDB
+    from backfill.ledger import Ledger
+
+    db = AppDB.from_url(e2e.app_db_url)
+    try:
+        from backfill.duckling.registry import Registry
+
+        rows = [(r["team_id"], str(r["day"]), r["status"], r["error"]) for r in Ledger(db).rows("duckling")]
+        return rows, Registry(db).team_ids(), str(db.engine.url)
+    finally:
+        db.engine.dispose()
