@@ -27,7 +27,7 @@ from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
 from backfill.web_preagg.detect import detect
 from backfill.web_preagg.params import Window
 from devtools import localstack
-from devtools.demo_data import DemoSpec, generate, seed_preaggregated
+from devtools.demo_data import DemoSpec, generate, seed_preaggregated, template
 from devtools.demo_ducklings import format_summary, register_demo_duckling, summary
 
 DEMO_DUCKLINGS = 2  # the first two demo teams get a duckling
@@ -131,12 +131,11 @@ def _gap_days(spec: DemoSpec, yesterday: dt.date) -> list[tuple]:
 
 
 def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
-
     started = time.monotonic()
     ch = ClickHouse.embedded(str(stores.chdb))
     create_clickhouse_schema(ch)
     generate(ch, spec)
-    events = ch.scalar("demo/count_events", {})
+    events = ch.scalar(template("count_events"), {})
     app = AppDB.from_url(f"sqlite:///{stores.app_db}")
     app.create_schema()
     app.upsert_teams(
