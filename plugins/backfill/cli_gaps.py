@@ -1,6 +1,6 @@
 """Gap report: per-team, per-day coverage of the pre-aggregated tables, without running anything.
 
-  python -m backfill gaps web-preagg --days-back 14 [--end-date 2024-03-31] [--team-ids 1,2,3]
+  python -m backfill gaps web-preagg [--days-back 7] [--end-date 2024-03-31] [--team-ids 1,2,3]
 
 Uses the DAG's detection code (one query) and the same team selection (app DB enabled teams plus the
 WEB_ANALYTICS_ENABLED_TEAM_IDS env var) unless --team-ids is given. Connections come from the
@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--days-back",
         type=int,
-        default=14,
-        help=f"days in the window, 1-{WEB_PREAGG.max_lookback_days} (default 14)",
+        default=WEB_PREAGG.gap_report_days_back,
+        help=f"days in the window, 1-{WEB_PREAGG.max_lookback_days} (default {WEB_PREAGG.gap_report_days_back})",
     )
     parser.add_argument(
         "--end-date",

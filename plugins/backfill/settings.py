@@ -15,6 +15,17 @@ SQL_DIR = PROJECT_ROOT / "include" / "sql"
 LOCAL_DIR = PROJECT_ROOT / ".local"  # git-ignored: embedded stores, Airflow home, DuckDB extensions
 
 
+def env_int(name: str, default: int, lo: int, hi: int) -> int:
+    """A knob a deployment sets in the environment (read when a DAG file is parsed, never the metadata
+    DB); a bad value stops the parse with a message naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise ValueError(f"environment variable {name}={raw!r} must be an integer between {lo} and {hi}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Connections:
     clickhouse: str = "clickhouse_default"
@@ -39,11 +50,17 @@ class ClickHouseDefaults:
 @dataclass(frozen=True)
 class WebPreaggDefaults:
     dag_id: str = "web_preagg_backfill"
-    lookback_days: int = 30
+    # the trigger form's defaults: env WEB_ANALYTICS_BACKFILL_LOOKBACK_DAYS / _MAX_PARTITIONS_PER_RUN
+    lookback_days: int = field(
+        default_factory=lambda: env_int("WEB_ANALYTICS_BACKFILL_LOOKBACK_DAYS", 30, 1, 365)
+    )
     max_lookback_days: int = 365
     min_missing_partitions: int = 3
-    max_partitions_per_run: int = 7
+    max_partitions_per_run: int = field(
+        default_factory=lambda: env_int("WEB_ANALYTICS_BACKFILL_MAX_PARTITIONS_PER_RUN", 7, 1, 1000)
+    )
     max_partitions_cap: int = 1000
+    gap_report_days_back: int = 7
     top_teams_by_pageviews: int = 30
     enabled_team_ids_variable: str = "WEB_ANALYTICS_ENABLED_TEAM_IDS"
     ledger_retention_days: int = 90

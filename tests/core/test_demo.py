@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 SNIPPET = r"""
 import datetime as dt, json, sys

@@ -274,3 +274,29 @@ def test_demo_summaries(world, ledger):
         "team_days": 1,
         "failed": [],
     }
+
+
+def test_the_team_day_delete_works_with_and_without_lightweight_update_settings(world):
+    """Production tables carry no block-number columns: the per-team delete must work on both variants,
+    removing one team's day and nothing else."""
+    import re
+
+    from backfill import sql as sqlt
+    from backfill.clickhouse import QueryTag
+    from backfill.web_preagg.recompute import insert_preaggregated
+
+    ch, day = world, D(2024, 3, 12)
+    ddl = sqlt.load("schema/clickhouse/10_web_pre_aggregated_stats").text
+    plain = re.sub(r"--[^\n]*\n", "", ddl.split("SETTINGS")[0]).replace(
+        "web_pre_aggregated_stats", "wp_stats_without_settings"
+    )
+    variants = {"with settings": STATS, "without settings": "wp_stats_without_settings"}
+    ch.query(sqlt.Template("tests/drop_plain", "DROP TABLE IF EXISTS wp_stats_without_settings"))
+    ch.query(sqlt.Template("tests/create_plain", plain))
+    insert_preaggregated(ch, STATS, "wp_stats_without_settings", [1, 2, 3], day, day, QueryTag("tests"))
+    for name, table in variants.items():
+        others = {t: finalized(ch, STATS, t, day, table) for t in (2, 3)}
+        assert finalized(ch, STATS, 1, day, table), name
+        ch.query("web_preagg/delete_team_day", {"target": table, "team_id": 1, "day": day})
+        assert finalized(ch, STATS, 1, day, table) == [], name
+        assert {t: finalized(ch, STATS, t, day, table) for t in (2, 3)} == others, name
