@@ -109,6 +109,27 @@ class E2EStack:
                 )
             time.sleep(1)
 
+    @contextlib.contextmanager
+    def lake(self, catalog_db: str | None = None, bucket: str | None = None):
+        """A read-only DuckDB attach of a duckling of the stack, as a customer would read it."""
+        from backfill.duckdb_conn import connect
+
+        con = connect()
+        try:
+            s3 = self.s3
+            con.execute(
+                f"CREATE SECRET e2e (TYPE s3, KEY_ID '{s3.access_key}', SECRET '{s3.secret_key}', "
+                f"REGION '{s3.region}', ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)"
+            )
+            con.execute(
+                f"ATTACH 'ducklake:postgres:dbname={catalog_db or self.catalog_db} host=127.0.0.1 "
+                f"port={self.pg.port} user={self.pg.user}' AS lake "
+                f"(DATA_PATH 's3://{bucket or self.bucket}/', READ_ONLY)"
+            )
+            yield con
+        finally:
+            con.close()
+
     def clickhouse_rows(self, template, params: dict, lock_timeout_s: float = 120) -> list[dict]:
         """Read the stack's chdb directory from pytest, then release it for the task processes."""
         from backfill.clickhouse import ClickHouse

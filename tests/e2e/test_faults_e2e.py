@@ -12,7 +12,6 @@ import pytest
 from e2e_stack import DEMO_START, E2EStack
 
 from backfill import sql as sqlt
-from backfill.duckdb_conn import connect
 from backfill.duckling.export import EVENTS, day_prefix
 from backfill.settings import DUCKLING
 
@@ -52,18 +51,8 @@ CH_DAY = sqlt.Template(
 
 def _lake(e2e: E2EStack, day: dt.date) -> tuple[int, int, list[str]]:
     """(rows, distinct uuids, live files) of the team-day in the duckling, read like a customer would."""
-    con = connect()
-    try:
-        s3 = e2e.s3
-        con.execute(
-            f"CREATE SECRET f (TYPE s3, KEY_ID '{s3.access_key}', SECRET '{s3.secret_key}', "
-            f"REGION '{s3.region}', ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)"
-        )
-        con.execute(
-            f"ATTACH 'ducklake:postgres:dbname={CATALOG} host=127.0.0.1 port={e2e.pg.port} "
-            f"user={e2e.pg.user}' AS lake (DATA_PATH 's3://{BUCKET}/', READ_ONLY)"
-        )
-        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    with e2e.lake(CATALOG, BUCKET) as con:
         n, u = con.execute(
             'SELECT count(*), count(DISTINCT uuid) FROM lake.events WHERE "timestamp" >= $s AND "timestamp" < $e',
             {"s": start, "e": start + dt.timedelta(days=1)},
@@ -72,9 +61,7 @@ def _lake(e2e: E2EStack, day: dt.date) -> tuple[int, int, list[str]]:
             r[0]
             for r in con.execute("SELECT data_file FROM ducklake_list_files('lake', 'events')").fetchall()
         ]
-        return n, u, files
-    finally:
-        con.close()
+    return n, u, files
 
 
 @pytest.mark.parametrize(

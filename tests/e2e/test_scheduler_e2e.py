@@ -152,25 +152,11 @@ def _airflow_cli(e2e: E2EStack, *args: str) -> subprocess.CompletedProcess:
 
 def _duckling_days(e2e: E2EStack) -> dict[dt.date, int]:
     """Rows per day in the team's DuckLake ``events`` table, read through DuckDB like a customer would."""
-    from backfill.duckdb_conn import connect
-
-    con = connect()
-    try:
-        s3 = e2e.s3
-        con.execute(
-            f"CREATE SECRET e2e (TYPE s3, KEY_ID '{s3.access_key}', SECRET '{s3.secret_key}', "
-            f"REGION '{s3.region}', ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)"
-        )
-        con.execute(
-            f"ATTACH 'ducklake:postgres:dbname={e2e.catalog_db} host=127.0.0.1 port={e2e.pg.port} "
-            f"user={e2e.pg.user}' AS lake (DATA_PATH 's3://{e2e.bucket}/', READ_ONLY)"
-        )
+    with e2e.lake() as con:
         rows = con.execute(
             "SELECT CAST(timestamp AS DATE) AS d, count(*) FROM lake.events GROUP BY d ORDER BY d"
         ).fetchall()
-        return {d: n for d, n in rows}
-    finally:
-        con.close()
+    return {d: n for d, n in rows}
 
 
 def test_backfill_create_runs_three_days_into_the_duckling(e2e: E2EStack):
