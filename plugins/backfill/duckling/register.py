@@ -53,7 +53,8 @@ def register_partition(
                 day=key.day,
             )
             if key.kind == EVENTS:
-                target = _register_events(lake, key, files, source, options, detail, before_commit)
+                retry = run.try_number > 1  # only a retry can find its own files registered already
+                target = _register_events(lake, key, files, source, options, detail, before_commit, retry)
             else:
                 target = _merge_persons(lake, key, files, detail, before_commit)
         fault_point("register:committed")
@@ -72,9 +73,10 @@ def _register_events(
     options: RunParams,
     detail: dict,
     before_commit,
+    retry: bool = False,
 ) -> int:
     cleanup = options.cleanup_existing_partition_data
-    if files and lake.live_event_files(key.day) == set(files):
+    if retry and files and lake.live_event_files(key.day) == set(files):
         detail["resumed"] = "the files were registered by an earlier attempt that died before recording it"
     else:
         lake.register_events(key.day, files, cleanup=cleanup, before_commit=before_commit)
