@@ -102,6 +102,7 @@ def main(args) -> int:
         days=args.days,
         sessions_per_day=args.sessions_per_day,
         quiet_days=((2, yesterday - dt.timedelta(days=4)),) if args.teams >= 2 else (),
+        mobile_team_ids=(args.teams,) if args.teams >= 3 else (),  # the last team is a mobile app
     )
     s3 = localstack.start_moto(root / "moto.log")
     try:

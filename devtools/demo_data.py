@@ -29,6 +29,7 @@ class DemoSpec:
     sessions_per_day: int = 300
     persons_per_team: int = 200
     seed: int = 42
+    mobile_team_ids: tuple[int, ...] = ()  # these teams send $screen sessions from an app
     # (team_id, day): no session of that team starts that day
     quiet_days: tuple[tuple[int, dt.date], ...] = field(default_factory=tuple)
 
@@ -47,9 +48,16 @@ def generate(ch: ClickHouse, spec: DemoSpec) -> None:
         days=spec.days,
         persons_per_team=spec.persons_per_team,
     )
-    ch.query(template("generate_events"), {**common, "sessions_per_day": spec.sessions_per_day})
+    ch.query(
+        template("generate_events"),
+        {**common, "sessions_per_day": spec.sessions_per_day, "mobile_team_ids": list(spec.mobile_team_ids)},
+    )
     ch.query(template("generate_persons"), common)
     ch.query(template("generate_distinct_ids"), common)
+    ch.query(
+        template("generate_overrides"),
+        {k: common[k] for k in ("seed", "team_ids", "start_day", "persons_per_team")},
+    )
     for team_id, day in spec.quiet_days:
         ch.query(template("delete_sessions_started_on"), {"team_id": team_id, "day": day})
 

@@ -16,6 +16,9 @@ from backfill.settings import SQL_DIR
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([A-Za-z0-9_(), ']+)\}")
 _NAME = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
+# A line holding only ``@include(name)`` is replaced by that template's text: one rule, written once,
+# shared by every statement that needs it (e.g. which events the web pre-aggregation counts).
+_INCLUDE = re.compile(r"^[ \t]*@include\(([a-z0-9_]+(?:/[a-z0-9_]+)*)\)[ \t]*$", re.MULTILINE)
 
 
 class QueryParameterError(ValueError):
@@ -34,13 +37,22 @@ class Template:
 
 @cache
 def load(name: str) -> Template:
-    """Load ``include/sql/<name>.sql``; ``name`` is a fixed identifier like ``web_preagg/detect_missing``."""
+    """Load ``include/sql/<name>.sql`` with its ``@include(...)`` lines expanded; ``name`` is a fixed
+    identifier like ``web_preagg/detect``."""
     if not _NAME.match(name):
         raise ValueError(f"invalid SQL template name {name!r}")
     path = SQL_DIR / f"{name}.sql"
     if not path.is_file():
         raise FileNotFoundError(f"SQL template {name!r} not found at {path}")
-    return Template(name, path.read_text())
+    return Template(name, _INCLUDE.sub(lambda m: load(m.group(1)).text.rstrip("\n"), path.read_text()))
+
+
+def includes(name: str) -> set[str]:
+    """The fragments ``name`` includes, directly or through another fragment."""
+    found = set()
+    for m in _INCLUDE.finditer((SQL_DIR / f"{name}.sql").read_text()):
+        found |= {m.group(1)} | includes(m.group(1))
+    return found
 
 
 def statements(name: str) -> list[Template]:

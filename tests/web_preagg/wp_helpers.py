@@ -26,6 +26,7 @@ SPEC = DemoSpec(
     days=32,
     sessions_per_day=60,
     quiet_days=((2, D(2024, 3, 10)),),
+    mobile_team_ids=(3,),  # an app: $screen sessions only
 )
 WINDOW_END = SPEC.end_day  # 2024-04-01
 # deliberate gaps in "yesterday's daily job output": (team, day) both tables, (team, day, table) one

@@ -1,56 +1,85 @@
 -- The daily pre-aggregation of web_pre_aggregated_bounces, for teams {team_ids} and the session-start
--- days [start_day, end_day] (inclusive), into table {t} (the target, or a staging copy of it).
--- One input row per session that started in the window and has at least one $pageview (the same
--- session-start rule and event window as stats_insert.sql). Entry dimensions come from the session's
--- first pageview, end_pathname from its last (ties broken by uuid, so the result is deterministic).
--- A bounce is a session with exactly one pageview and no autocapture; duration = last - first event (s).
--- Only events ingested by {as_of} (_timestamp) are read: a recompute and its verification then count
--- the same events while ingestion goes on (late events make the team-day stale for the next run).
+-- days [start_day, end_day] (inclusive), into table {t} (the target, or a staging copy of it). One input
+-- row per session with counted events (fragments/counted_events.sql). Geo, entry/end pathname, referrer,
+-- UTM, click ids, bounce and duration are the session's; host, device, browser, OS and viewport are
+-- those of the session's first counted event, and so is the person (ties broken by uuid).
 INSERT INTO {t:Identifier} (period_bucket, team_id, host, device_type, entry_pathname, end_pathname,
-                            browser, os, referring_domain, utm_source, utm_medium, utm_campaign,
-                            country_code, persons_uniq_state, sessions_uniq_state, pageviews_count_state,
-                            bounces_count_state, total_session_duration_state)
+                            browser, os, viewport_width, viewport_height, referring_domain, utm_source,
+                            utm_medium, utm_campaign, utm_term, utm_content, country_code, city_name,
+                            region_code, region_name, has_gclid, has_gad_source_paid_search, has_fbclid,
+                            mat_metadata_backend, persons_uniq_state, sessions_uniq_state,
+                            pageviews_count_state, bounces_count_state, total_session_duration_state,
+                            total_session_count_state, mat_metadata_loggedIn)
 SELECT
-    toStartOfHour(session_start) AS period_bucket,
-    team_id,
-    JSONExtractString(entry_properties, '$host') AS host,
-    JSONExtractString(entry_properties, '$device_type') AS device_type,
-    JSONExtractString(entry_properties, '$pathname') AS entry_pathname,
+    toStartOfHour(start_timestamp) AS period_bucket,
+    toUInt64(team_id) AS team_id_out,
+    host,
+    device_type,
+    entry_pathname,
     end_pathname,
-    JSONExtractString(entry_properties, '$browser') AS browser,
-    JSONExtractString(entry_properties, '$os') AS os,
-    JSONExtractString(entry_properties, '$referring_domain') AS referring_domain,
-    JSONExtractString(entry_properties, 'utm_source') AS utm_source,
-    JSONExtractString(entry_properties, 'utm_medium') AS utm_medium,
-    JSONExtractString(entry_properties, 'utm_campaign') AS utm_campaign,
-    JSONExtractString(entry_properties, '$geoip_country_code') AS country_code,
+    browser,
+    os,
+    viewport_width,
+    viewport_height,
+    referring_domain,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    utm_term,
+    utm_content,
+    session_country_code AS country_code,
+    session_city_name AS city_name,
+    session_region_code AS region_code,
+    session_region_name AS region_name,
+    has_gclid,
+    has_gad_source_paid_search,
+    has_fbclid,
+    CAST(NULL AS Nullable(String)) AS mat_metadata_backend,
     uniqState(person_id) AS persons_uniq_state,
     uniqState(session_id) AS sessions_uniq_state,
-    sumState(toUInt64(pageviews)) AS pageviews_count_state,
-    sumState(toUInt64(pageviews = 1 AND autocaptures = 0)) AS bounces_count_state,
-    sumState(toInt64(duration_s)) AS total_session_duration_state
+    sumState(pageviews) AS pageviews_count_state,
+    sumState(toUInt64(ifNull(is_bounce, 0))) AS bounces_count_state,
+    sumState(session_duration) AS total_session_duration_state,
+    sumState(toUInt64(1)) AS total_session_count_state,
+    CAST(NULL AS Nullable(Bool)) AS mat_metadata_loggedIn
 FROM
 (
     SELECT
         team_id,
         session_id,
-        min(timestamp) AS session_start,
-        countIf(event = '$pageview') AS pageviews,
-        countIf(event = '$autocapture') AS autocaptures,
-        argMinIf(person_id, (timestamp, uuid), event = '$pageview') AS person_id,
-        argMinIf(properties, (timestamp, uuid), event = '$pageview') AS entry_properties,
-        argMaxIf(JSONExtractString(properties, '$pathname'), (timestamp, uuid), event = '$pageview') AS end_pathname,
-        dateDiff('second', min(timestamp), max(timestamp)) AS duration_s
-    FROM events FINAL
-    WHERE team_id IN {team_ids:Array(Int64)}
-      AND timestamp >= toDateTime64({start_day:Date} - 1, 6, 'UTC')
-      AND timestamp < toDateTime64({end_day:Date} + 2, 6, 'UTC')
-      AND _timestamp <= {as_of:DateTime64(6, 'UTC')}
-      AND session_id != ''
-    GROUP BY team_id, session_id
-    HAVING session_start >= toDateTime64({start_day:Date}, 6, 'UTC')
-       AND session_start < toDateTime64({end_day:Date} + 1, 6, 'UTC')
-       AND pageviews > 0
+        toUInt64(count()) AS pageviews,
+        argMin(person_id, (timestamp, uuid)) AS person_id,
+        argMin(JSONExtractString(properties, '$host'), (timestamp, uuid)) AS host,
+        argMin(JSONExtractString(properties, '$device_type'), (timestamp, uuid)) AS device_type,
+        argMin(JSONExtractString(properties, '$browser'), (timestamp, uuid)) AS browser,
+        argMin(JSONExtractString(properties, '$os'), (timestamp, uuid)) AS os,
+        argMin(JSONExtractInt(properties, '$viewport_width'), (timestamp, uuid)) AS viewport_width,
+        argMin(JSONExtractInt(properties, '$viewport_height'), (timestamp, uuid)) AS viewport_height,
+        any(start_timestamp) AS start_timestamp,
+        any(session_duration) AS session_duration,
+        any(entry_pathname) AS entry_pathname,
+        any(end_pathname) AS end_pathname,
+        any(referring_domain) AS referring_domain,
+        any(utm_source) AS utm_source,
+        any(utm_medium) AS utm_medium,
+        any(utm_campaign) AS utm_campaign,
+        any(utm_term) AS utm_term,
+        any(utm_content) AS utm_content,
+        any(has_gclid) AS has_gclid,
+        any(has_gad_source_paid_search) AS has_gad_source_paid_search,
+        any(has_fbclid) AS has_fbclid,
+        any(session_country_code) AS session_country_code,
+        any(session_city_name) AS session_city_name,
+        any(session_region_code) AS session_region_code,
+        any(session_region_name) AS session_region_name,
+        any(is_bounce) AS is_bounce
+    FROM
+    (
+@include(web_preagg/fragments/counted_events)
+    )
+    GROUP BY team_id, session_id_v7, session_id
 )
-GROUP BY period_bucket, team_id, host, device_type, entry_pathname, end_pathname, browser, os,
-         referring_domain, utm_source, utm_medium, utm_campaign, country_code
+GROUP BY period_bucket, team_id_out, host, device_type, entry_pathname, end_pathname, browser, os,
+         viewport_width, viewport_height, referring_domain, utm_source, utm_medium, utm_campaign, utm_term,
+         utm_content, country_code, city_name, region_code, region_name, has_gclid,
+         has_gad_source_paid_search, has_fbclid

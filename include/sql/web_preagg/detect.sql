@@ -1,7 +1,8 @@
 -- Coverage of both pre-aggregated tables for teams {team_ids} over the days [start_day, end_day]
 -- (inclusive), in ONE query. One row per (team, day, table) where the team had web traffic that day
--- (source_pageviews > 0: $pageview events in sessions that STARTED that day, the same session-start rule,
--- event window and deduplication as stats_insert.sql / bounces_insert.sql) or the table holds rows.
+-- (source_pageviews > 0: the events the inserts count, fragments/counted_events.sql: $pageview and $screen
+-- events of sessions that STARTED that day, the rule stats_insert.sql / bounces_insert.sql use) or the
+-- table holds rows.
 --   expected but absent (missing):  source_pageviews > 0 AND target_rows = 0
 --   present:                        target_rows > 0 (target_pageviews = sumMerge of its pageviews)
 -- Days without traffic and without rows are not returned, so they are never reported missing.
@@ -10,26 +11,16 @@
 WITH
     source AS
     (
-        SELECT team_id, toDate(session_start, 'UTC') AS day, sum(pageviews) AS source_pageviews
+        SELECT team_id, toDate(start_timestamp, 'UTC') AS day, count() AS source_pageviews
         FROM
         (
-            SELECT team_id, session_id, min(timestamp) AS session_start, countIf(event = '$pageview') AS pageviews
-            FROM events FINAL
-            WHERE team_id IN {team_ids:Array(Int64)}
-              AND timestamp >= toDateTime64({start_day:Date} - 1, 6, 'UTC')
-              AND timestamp < toDateTime64({end_day:Date} + 2, 6, 'UTC')
-              AND _timestamp <= {as_of:DateTime64(6, 'UTC')}
-              AND session_id != ''
-            GROUP BY team_id, session_id
-            HAVING session_start >= toDateTime64({start_day:Date}, 6, 'UTC')
-               AND session_start < toDateTime64({end_day:Date} + 1, 6, 'UTC')
-               AND pageviews > 0
+@include(web_preagg/fragments/counted_events)
         )
         GROUP BY team_id, day
     ),
     stats AS
     (
-        SELECT team_id, toDate(period_bucket, 'UTC') AS day, count() AS target_rows,
+        SELECT toInt64(team_id) AS team_id, toDate(period_bucket, 'UTC') AS day, count() AS target_rows,
                sumMerge(pageviews_count_state) AS target_pageviews
         FROM web_pre_aggregated_stats
         WHERE team_id IN {team_ids:Array(Int64)}
@@ -39,7 +30,7 @@ WITH
     ),
     bounces AS
     (
-        SELECT team_id, toDate(period_bucket, 'UTC') AS day, count() AS target_rows,
+        SELECT toInt64(team_id) AS team_id, toDate(period_bucket, 'UTC') AS day, count() AS target_rows,
                sumMerge(pageviews_count_state) AS target_pageviews
         FROM web_pre_aggregated_bounces
         WHERE team_id IN {team_ids:Array(Int64)}

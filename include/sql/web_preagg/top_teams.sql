@@ -8,7 +8,7 @@ FROM
     FROM events
     WHERE timestamp >= toDateTime64({start_day:Date}, 6, 'UTC')
       AND timestamp < toDateTime64({end_day:Date} + 1, 6, 'UTC')
-      AND event = '$pageview'
+      AND event IN ('$pageview', '$screen')
     GROUP BY team_id, day
 )
 GROUP BY team_id
