@@ -3,7 +3,7 @@
 -- sessions from an app. Session ids are UUIDv7 carrying the session's start (ms). Starts are uniform over
 -- the day, so late sessions cross midnight; one session in ten is long (20-40 min between events, up to
 -- 4 h), one in ten a single pageview (a bounce), one in ten a pageview and a quick exit (0-19 s: a bounce
--- below 10 s). UTM tags, click ids and the referrer are on the session's first event only; later events
+-- below 10 s), one in ten a pageview and a quick click (never a bounce: two events that count). UTM tags, click ids and the referrer are on the session's first event only; later events
 -- are internal navigation. One session in five changes geo after its second event (geo per table). Every
 -- 5th person's first event comes from an anonymous distinct id (see generate_overrides.sql). Everything is
 -- derived from cityHash64(seed, ...), so the same seed gives the same rows.
@@ -19,15 +19,16 @@ WITH
     cityHash64({seed:UInt64}, team_id, day_idx, session_idx) AS h,
     {start_day:Date} + day_idx AS day,
     toDateTime64(day, 6, 'UTC') + toIntervalMicrosecond(h % 86400000000) AS session_start,
-    intDiv(h, 43) % 10 AS kind,  -- 0 long, 1 single pageview, 2 pageview + quick exit, else ordinary
-    if(kind IN (1, 2), 1, 1 + h % 6) AS pageviews,
-    kind != 1 AND NOT mobile AS has_leave,
-    kind NOT IN (1, 2) AND intDiv(h, 7) % 3 = 0 AS has_autocapture,
+    -- 0 long, 1 single pageview, 2 pageview + quick exit, 3 pageview + quick click, else ordinary
+    intDiv(h, 43) % 10 AS kind,
+    if(kind IN (1, 2, 3), 1, 1 + h % 6) AS pageviews,
+    kind NOT IN (1, 3) AND NOT mobile AS has_leave,
+    kind = 3 OR (kind NOT IN (1, 2) AND intDiv(h, 7) % 3 = 0) AS has_autocapture,
     arrayJoin(range(toUInt64(pageviews + has_leave + has_autocapture))) AS i,
     cityHash64(h, i) AS hi,
     multiIf(i < pageviews, if(mobile, '$screen', '$pageview'), i = pageviews AND has_leave, '$pageleave',
             '$autocapture') AS event_name,
-    multiIf(kind = 0, 1200000000 + hi % 1200000000, kind = 2, 1 + (hi % 20) * 1000000,
+    multiIf(kind = 0, 1200000000 + hi % 1200000000, kind IN (2, 3), 1 + (hi % 20) * 1000000,
             60000000 + hi % 540000000) AS gap_us,
     session_start + toIntervalMicrosecond(i * gap_us) AS ts,
     lower(leftPad(hex(toUInt64(toUnixTimestamp64Milli(session_start))), 12, '0')) AS ms_hex,

@@ -9,6 +9,8 @@ import datetime as dt
 from collections import defaultdict
 from pathlib import Path
 
+import oracle
+
 from backfill import sql as sqlt
 from backfill.clickhouse import ClickHouse
 from backfill.web_preagg import BOUNCES, STATS, TABLES
@@ -58,42 +60,38 @@ def build_world(ch: ClickHouse, gaps=GAPS) -> None:
 
 
 # --- independent checks -----------------------------------------------------------------------------
+def raw_inputs(ch: ClickHouse, team_ids, start: dt.date, end: dt.date) -> tuple[list[dict], list[dict]]:
+    """Raw event rows around [start, end] and every override row of the teams, for the oracle."""
+    teams = [int(t) for t in team_ids]
+    events = ch.query(tq("events_rows"), {"team_ids": teams, "start_day": start, "end_day": end})
+    return events, ch.query(tq("overrides_rows"), {"team_ids": teams})
+
+
+def oracle_team_day(ch: ClickHouse, team_id: int, day: dt.date) -> dict[str, list[dict]]:
+    """The oracle's {"stats": rows, "bounces": rows} of one team-day (tests/web_preagg/oracle.py)."""
+    return oracle.Oracle(*raw_inputs(ch, [team_id], day, day)).team_day(team_id, day)
+
+
 def python_team_day_pageviews(ch: ClickHouse, team_ids, start: dt.date, end: dt.date) -> dict:
-    """Slow and independent: from raw event rows, dedupe by uuid, find each session's start, and count
-    the pageviews of sessions starting in [start, end] per (team, day). Days without pageviews absent."""
-    rows = ch.query(tq("events_rows"), {"team_ids": list(team_ids), "start_day": start, "end_day": end})
-    seen, sessions = set(), defaultdict(lambda: [None, 0])
-    for r in rows:
-        if r["uuid"] in seen or not r["session_id"]:
-            continue
-        seen.add(r["uuid"])
-        s = sessions[(r["team_id"], r["session_id"])]
-        ts = r["timestamp"]
-        s[0] = ts if s[0] is None or ts < s[0] else s[0]
-        s[1] += r["event"] == "$pageview"
-    out = defaultdict(int)
-    for (team_id, _), (first, pageviews) in sessions.items():
-        day = first.astimezone(dt.UTC).date() if first.tzinfo else first.date()
-        if start <= day <= end and pageviews:
-            out[(team_id, day)] += pageviews
-    return dict(out)
+    """Slow and independent: counted pageviews per (team, day) of sessions starting in [start, end],
+    from the oracle over raw rows. Days without counted pageviews are absent."""
+    recompute = oracle.Oracle(*raw_inputs(ch, team_ids, start, end))
+    out = {}
+    for team_id in team_ids:
+        day = start
+        while day <= end:
+            pageviews = sum(r["pageviews"] for r in recompute.team_day(team_id, day)["stats"])
+            if pageviews:
+                out[(team_id, day)] = pageviews
+            day += dt.timedelta(days=1)
+    return out
 
 
 def python_hourly_pageviews(ch: ClickHouse, team_id: int, day: dt.date) -> dict:
-    """Pageviews per session-start hour of one team-day, computed in Python from raw events."""
-    rows = ch.query(tq("events_rows"), {"team_ids": [team_id], "start_day": day, "end_day": day})
-    seen, starts, pvs = set(), {}, defaultdict(int)
-    for r in rows:
-        if r["uuid"] in seen:
-            continue
-        seen.add(r["uuid"])
-        ts = r["timestamp"].astimezone(dt.UTC)
-        starts[r["session_id"]] = min(ts, starts.get(r["session_id"], ts))
-        pvs[r["session_id"]] += r["event"] == "$pageview"
+    """Counted pageviews per session-start hour of one team-day, from the oracle."""
     out = defaultdict(int)
-    for sid, first in starts.items():
-        if first.date() == day and pvs[sid]:
-            out[first.replace(minute=0, second=0, microsecond=0).strftime("%Y-%m-%d %H:%M:%S")] += pvs[sid]
+    for r in oracle_team_day(ch, team_id, day)["stats"]:
+        out[r["bucket"]] += r["pageviews"]
     return dict(out)
 
 

@@ -1,9 +1,12 @@
 -- Finalized values of web_pre_aggregated_bounces-shaped table {t} for one team-day, per bucket and dims.
 SELECT toString(period_bucket) AS bucket, host, device_type, entry_pathname, end_pathname, browser, os,
-       referring_domain, utm_source, utm_medium, utm_campaign, country_code,
-       uniqMerge(persons_uniq_state) AS persons, uniqMerge(sessions_uniq_state) AS sessions,
-       sumMerge(pageviews_count_state) AS pageviews, sumMerge(bounces_count_state) AS bounces,
-       sumMerge(total_session_duration_state) AS duration
+       viewport_width, viewport_height, referring_domain, utm_source, utm_medium, utm_campaign, utm_term,
+       utm_content, country_code, city_name, region_code, region_name, has_gclid, has_gad_source_paid_search,
+       has_fbclid, mat_metadata_backend, mat_metadata_loggedIn,
+       toUInt64(uniqMerge(persons_uniq_state)) AS persons, toUInt64(uniqMerge(sessions_uniq_state)) AS sessions,
+       toUInt64(sumMerge(pageviews_count_state)) AS pageviews, toUInt64(sumMerge(bounces_count_state)) AS bounces,
+       toInt64(sumMerge(total_session_duration_state)) AS duration,
+       toUInt64(sumMerge(total_session_count_state)) AS session_count
 FROM {t:Identifier}
 WHERE team_id = {team_id:Int64}
   AND period_bucket >= toDateTime({day:Date}, 'UTC') AND period_bucket < toDateTime({day:Date} + 1, 'UTC')
