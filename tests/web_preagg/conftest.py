@@ -7,7 +7,8 @@ from wp_helpers import BOUNCES, ENABLED, SPEC, STATS, build_world, tq
 
 from backfill.ledger import Ledger
 
-WORLD_TABLES = ("events", STATS, BOUNCES)
+WORLD_TABLES = ("events", "person_distinct_id_overrides", STATS, BOUNCES)
+# raw_sessions is rebuilt by its materialized view when the events are restored
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +27,7 @@ def world(world_snapshot, appdb):
     """Demo data with gaps in ClickHouse, restored fresh for each test; teams 1-3 enabled in the app DB
     (team 4 has events but is not enabled)."""
     ch = world_snapshot
-    for table in ("events", "person", "person_distinct_id2", STATS, BOUNCES):
+    for table in ("person", "person_distinct_id2", "raw_sessions", *WORLD_TABLES):
         ch.query(tq("truncate"), {"t": table})
     for table in WORLD_TABLES:
         ch.query(tq("snapshot_restore"), {"src": f"wp_snap_{table}", "dst": table})

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import oracle
 import pytest
 from wp_helpers import BOUNCES, ENABLED, SPEC, STATS, finalized, raw_inputs, tq
 
-import oracle
 from backfill.clickhouse import QueryTag
 from backfill.ledger import Ledger
 from backfill.web_preagg.detect import detect

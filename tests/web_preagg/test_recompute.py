@@ -251,7 +251,7 @@ def test_top_teams_by_median_daily_pageviews(world):
     daily = defaultdict(int)
     for r in rows:
         ts = r["timestamp"].astimezone(dt.UTC)
-        if r["event"] == "$pageview" and WINDOW.start <= ts.date() <= WINDOW.end:
+        if r["event"] in ("$pageview", "$screen") and WINDOW.start <= ts.date() <= WINDOW.end:
             daily[(r["team_id"], ts.date())] += 1
     medians = {
         t: median([daily.get((t, WINDOW.start + dt.timedelta(days=i)), 0) for i in range(WINDOW.days)])

@@ -53,7 +53,14 @@ def tq(name: str) -> sqlt.Template:
 
 def build_world(ch: ClickHouse, gaps=GAPS) -> None:
     """Empty every table, generate the demo events, and run the 'daily job' with the gaps left out."""
-    for table in ("events", "person", "person_distinct_id2", STATS, BOUNCES):
+    for table in (
+        "events",
+        "person",
+        "person_distinct_id2",
+        "person_distinct_id_overrides",
+        "raw_sessions",
+        *TABLES,
+    ):
         ch.query(tq("truncate"), {"t": table})
     generate(ch, SPEC)
     seed_preaggregated(ch, SPEC.team_ids, SPEC.start_day, SPEC.end_day, skip=gaps)
