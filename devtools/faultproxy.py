@@ -1,6 +1,8 @@
 """A fault-injecting TCP proxy for an S3 endpoint on loopback (tests only).
 
-Sits in front of the moto server. ``inject(mode, count)`` makes the next ``count`` connections fail:
+Sits in front of the moto server. ``signers`` lists, per request seen, the access key id its SigV4
+``Authorization`` header names ("" for an unsigned request): how a test learns which credentials a
+client really used. ``inject(mode, count)`` makes the next ``count`` connections fail:
 ``503`` (an S3 SlowDown answer), ``500`` (InternalError), ``reset`` (the connection is reset) or
 ``stall`` (nothing is answered until the client gives up); other connections are piped through. Arming
 a fault also closes the open connections, so pooled clients must reconnect and meet it.
@@ -9,6 +11,7 @@ a fault also closes the open connections, so pooled clients must reconnect and m
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import struct
 import threading
@@ -23,6 +26,9 @@ ERRORS = {
     ),
 }
 
+_REQUEST_HEAD = re.compile(rb"(?:GET|PUT|POST|HEAD|DELETE) \S+ HTTP/1\.[01]\r\n.*?\r\n\r\n", re.DOTALL)
+_SIGNER = re.compile(rb"(?i)\r\nauthorization: AWS4-HMAC-SHA256 Credential=([^/]+)/")
+
 
 @dataclass
 class FaultProxy:
@@ -35,6 +41,7 @@ class FaultProxy:
     _loop: asyncio.AbstractEventLoop | None = None
     _server: asyncio.Server | None = None
     _writers: set = field(default_factory=set)
+    signers: list = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -94,7 +101,7 @@ class FaultProxy:
                 return
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
             self._writers.update({writer, up_writer})
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+            await asyncio.gather(self._pipe(reader, up_writer, sniff=True), self._pipe(up_reader, writer))
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         finally:
@@ -124,9 +131,19 @@ class FaultProxy:
             writer.write(head + body)
             await writer.drain()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _sniff(self, data: bytes) -> None:
+        for head in _REQUEST_HEAD.finditer(data):
+            auth = _SIGNER.search(head.group(0))
+            with self._lock:
+                self.signers.append(auth.group(1).decode() if auth else "")
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sniff: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if sniff:
+                    self._sniff(data)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -26,6 +26,19 @@ def env_int(name: str, default: int, lo: int, hi: int) -> int:
     return int(raw)
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """A knob a deployment sets in the environment, one of ``choices``; a bad value stops the parse."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise ValueError(f"environment variable {name}={raw!r} must be one of {', '.join(choices)}")
+    return raw
+
+
+CLICKHOUSE_S3_AUTH_MODES = ("keys", "environment")
+
+
 @dataclass(frozen=True)
 class Connections:
     clickhouse: str = "clickhouse_default"
@@ -104,6 +117,13 @@ class DucklingDefaults:
         default_factory=lambda: int(os.environ.get("BACKFILL_TASK_RETRY_DELAY_S", "60"))
     )
     sts_session_seconds: int = 3600
+    # How ClickHouse signs its s3() reads and writes (DUCKLING_CLICKHOUSE_S3_AUTH): "keys" passes the
+    # worker's keys (aws_default) as query parameters; "environment" passes none, and the ClickHouse
+    # server uses its own credential chain (its role). Ducklings with a cross-account role always get STS
+    # keys, whatever the mode.
+    clickhouse_s3_auth: str = field(
+        default_factory=lambda: env_choice("DUCKLING_CLICKHOUSE_S3_AUTH", "keys", CLICKHOUSE_S3_AUTH_MODES)
+    )
     # ClickHouse settings a run may pass (resource limits only); anything else is refused
     clickhouse_settings_allowlist: tuple[str, ...] = (
         "max_execution_time",

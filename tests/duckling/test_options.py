@@ -246,6 +246,9 @@ def test_sts_assume_role(env, demo_data, make_duckling):
     )
     duckling = Registry(env.db).get(11)
     assert access_for(duckling).key_id.startswith("ASIA")
+    # another account's bucket: ClickHouse signs with the STS keys even where the deployment chose its role
+    cross = access_for(duckling, clickhouse_auth="environment")
+    assert cross.clickhouse_auth == "keys" and cross.clickhouse_params()["key_id"].startswith("ASIA")
     run_partition(env, 11, DAYS[0])
     assert lake_day_counts(env, 11) == {DAYS[0]: ch_day_counts(env, 11)[DAYS[0]]}
 

@@ -71,13 +71,6 @@ class Exporter:
     def _tag(self, day: dt.date, what: str) -> QueryTag:
         return QueryTag(dag_id=self.dag_id, team_id=self.duckling.team_id, day=day, what=what)
 
-    def _creds(self) -> dict[str, str]:
-        return {
-            "key_id": self.access.key_id,
-            "secret": self.access.secret,
-            "session_token": self.access.session_token or "",
-        }
-
     def _run(self, day: dt.date, what: str, fn):
         try:
             return with_retries(fn, is_transient_clickhouse, f"team {self.duckling.team_id} day {day} {what}")
@@ -98,8 +91,8 @@ class Exporter:
             key = object_key(dataset, self.duckling.team_id, day, file_name(self.run_id, self.try_number))
             url = self.access.http_url(self.duckling.bucket, key)
             self.ch.query(
-                template,
-                {**params, "url": url, **self._creds()},
+                self.access.clickhouse_template(template),
+                {**params, "url": url, **self.access.clickhouse_params()},
                 tag=self._tag(day, f"export {dataset}"),
                 settings=self.settings,
             )
@@ -110,8 +103,8 @@ class Exporter:
             day,
             f"count {dataset} file",
             lambda: self.ch.scalar(
-                "duckling/count_file",
-                {"url": url, **self._creds()},
+                self.access.clickhouse_template("duckling/count_file"),
+                {"url": url, **self.access.clickhouse_params()},
                 tag=self._tag(day, "count file"),
                 settings=self.settings,
             ),
@@ -183,7 +176,7 @@ def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env
     with failure_recorded(env, key, run):  # from here on, every failure is on the partition's ledger row
         fault_point("export:claimed")
         duckling = env.registry.get(key.team_id)  # a bad or missing row fails here: nothing written
-        access = access_for(duckling, run.run_id, env.aws_conn_id)
+        access = access_for(duckling, run.run_id, env.aws_conn_id, env.clickhouse_s3_auth)
         exporter = Exporter(
             env.ch, access, duckling, run.run_id, run.try_number, run.dag_id, options.clickhouse_settings
         )

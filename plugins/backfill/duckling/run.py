@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -29,6 +29,7 @@ class Env:
     ch: ClickHouse
     db: AppDB
     aws_conn_id: str = CONNECTIONS.aws
+    clickhouse_s3_auth: str = field(default_factory=lambda: DUCKLING.clickhouse_s3_auth)
 
     @classmethod
     def from_connections(cls) -> Env:
