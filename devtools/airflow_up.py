@@ -55,6 +55,16 @@ def _pg_running(data_dir: Path) -> bool:
         return False
 
 
+def schema_fingerprint() -> str:
+    """A short hash of the ClickHouse schema files: a store seeded with other shapes is refused."""
+    import hashlib
+
+    from backfill.settings import SQL_DIR
+
+    files = sorted((SQL_DIR / "schema" / "clickhouse").glob("*.sql"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
+
+
 def seed_embedded_demo(chdb_path: Path, app_db_url: str) -> bool:
     """First start only: the ClickHouse schema, the demo events and the demo teams. True if seeded."""
     from backfill.appdb import AppDB
@@ -65,8 +75,14 @@ def seed_embedded_demo(chdb_path: Path, app_db_url: str) -> bool:
     db = AppDB.from_url(app_db_url)
     db.create_schema()
     marker = Path(chdb_path) / ".seeded"
+    shape = schema_fingerprint()
     if marker.exists():
         db.engine.dispose()
+        if shape not in marker.read_text():
+            raise SystemExit(
+                f"{chdb_path} holds demo tables made with an older ClickHouse schema; "
+                "start again with `bash scripts/airflow-local.sh --reset` (or remove that directory)"
+            )
         return False
     ch = ClickHouse.embedded(str(chdb_path))
     try:
@@ -82,7 +98,7 @@ def seed_embedded_demo(chdb_path: Path, app_db_url: str) -> bool:
         ]
     )
     db.engine.dispose()
-    marker.write_text("demo data generated\n")
+    marker.write_text(f"demo data generated; schema {shape}\n")
     return True
 
 
