@@ -62,7 +62,7 @@ QUICK_PLANNING = [(10, 60), (40, 60), (40, 6)]
 def airflow_env(home: Path) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -88,6 +88,9 @@ def child(kind: str, work: Path, template_db: Path, spec: dict) -> dict:
     home = work / f"airflow-{kind}-{uuid.uuid4().hex[:6]}"
     home.mkdir()
     shutil.copy(template_db, home / "airflow.db")
+    (home / "dags").mkdir()  # the project's DAG files and the floor DAG: dag.test() syncs this folder
+    for dag_file in [*sorted((ROOT / "dags").glob("*.py")), ROOT / "scripts" / "bench_floor_dag.py"]:
+        (home / "dags" / dag_file.name).symlink_to(dag_file)
     out = home / "result.json"
     env = {**os.environ, **airflow_env(home)}
     args = [
@@ -246,6 +249,7 @@ def duckling_child(spec: dict, home: Path) -> dict:
             "bare_register_per_day_s": bare_register_s / len(team_days),
             "fresh_register_s": statistics.median(fresh),
             "peak_rss_mb": peak_rss_mb(),
+            "task_medians_s": medians,
         }
     finally:
         s3.stop()
@@ -298,41 +302,12 @@ def fresh_register(pg, access, file_url: str, i: int) -> float:
 
 
 def noop_dag(n: int):
-    """Airflow's floor: the duckling DAG's shape (detect -> partitions -> mapped group of export -> register
-    -> report) with task bodies that do nothing but hand on the same small dicts."""
-    from airflow.sdk import dag, task, task_group
-
-    @dag(dag_id=f"bench_floor_{n}", schedule=None, start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
-    def floor():
-        @task(multiple_outputs=True)
-        def detect() -> dict:
-            items = [{"team_id": 1, "day": f"d{i}", "kind": "events", "label": f"1 d{i}"} for i in range(n)]
-            return {"items": items, "summary": {"n": n}}
-
-        @task
-        def export(item: dict) -> dict:
-            return {**item, "status": "exported", "files": [], "source_count": 0}
-
-        @task
-        def register(exported: dict) -> dict:
-            return {**exported, "status": "done"}
-
-        @task_group
-        def partition(item: dict):
-            return register(export(item))
-
-        @task
-        def partitions(items: list[dict]) -> list[dict]:
-            return items
-
-        @task(trigger_rule="all_done")
-        def report(summary: dict, results) -> dict:
-            return {"n": len(list(results))}
-
-        plan = detect()
-        report(plan["summary"], partition.expand(item=partitions(plan["items"])))
-
-    return floor()
+    """Airflow's floor: scripts/bench_floor_dag.py, the duckling DAG's shape with no-op task bodies."""
+    os.environ["BENCH_FLOOR_ITEMS"] = str(n)
+    spec = importlib.util.spec_from_file_location(f"bench_floor_{n}", ROOT / "scripts" / "bench_floor_dag.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.bench_floor
 
 
 # --- web_preagg -----------------------------------------------------------------------------------------
