@@ -161,6 +161,43 @@ class _EmbeddedSessions:
                     cls.path = None
 
 
+@dataclass(frozen=True)
+class QueryStats:
+    """What the engine reports about one statement: rows and bytes it read from storage and wrote, and
+    its duration. Embedded: chdb's result counters (``rows_read`` there describes the result, so the
+    storage counters are used); server: clickhouse-driver's progress of the query."""
+
+    rows_read: int = 0
+    bytes_read: int = 0
+    rows_written: int = 0
+    bytes_written: int = 0
+    elapsed_s: float = 0.0
+
+    def __add__(self, other: QueryStats) -> QueryStats:
+        return QueryStats(
+            self.rows_read + other.rows_read,
+            self.bytes_read + other.bytes_read,
+            self.rows_written + other.rows_written,
+            self.bytes_written + other.bytes_written,
+            round(self.elapsed_s + other.elapsed_s, 6),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "bytes_read": self.bytes_read,
+            "rows_written": self.rows_written,
+            "bytes_written": self.bytes_written,
+            "elapsed_s": round(self.elapsed_s, 6),
+        }
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    rows: list[dict[str, Any]]
+    stats: QueryStats
+
+
 @dataclass
 class ClickHouse:
     """Executes named templates. Build it with ``ClickHouse.from_connection``."""
@@ -207,6 +244,18 @@ class ClickHouse:
         settings: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Run one statement; return its rows as dicts of Python values (empty for writes)."""
+        return self.execute(template, params, tag=tag, settings=settings).rows
+
+    def execute(
+        self,
+        template: str | sqlt.Template,
+        params: dict[str, Any] | None = None,
+        *,
+        tag: QueryTag | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> QueryResult:
+        """Run one statement; return its rows and the engine's statistics (rows written by an INSERT,
+        rows and bytes read from storage, duration)."""
         tpl = sqlt.load(template) if isinstance(template, str) else template
         text_params = sqlt.check_params(tpl, params)  # refuses bad values before anything runs
         tag = tag or QueryTag()
@@ -215,12 +264,10 @@ class ClickHouse:
         started = time.monotonic()
         try:
             if self.engine == "chdb":
-                rows = self._run_embedded(tpl.text, text_params, all_settings)
-            else:
-                rows = self._run_server(tpl.text, params or {}, all_settings, query_id)
+                return self._run_embedded(tpl.text, text_params, all_settings)
+            return self._run_server(tpl.text, params or {}, all_settings, query_id)
         finally:
             log.debug("clickhouse %s %s in %.3fs", tpl.name, tag.comment(), time.monotonic() - started)
-        return rows
 
     def run_statements(self, name: str, *, tag: QueryTag | None = None) -> None:
         """Run every statement of a parameterless multi-statement template (DDL)."""
@@ -231,31 +278,59 @@ class ClickHouse:
         rows = self.query(template, params, **kw)
         return next(iter(rows[0].values())) if rows else None
 
-    def _run_embedded(self, text: str, params: dict[str, str], settings: dict[str, Any]) -> list[dict]:
+    def _run_embedded(self, text: str, params: dict[str, str], settings: dict[str, Any]) -> QueryResult:
+        import pyarrow as pa
+
         session = _EmbeddedSessions.get(self.path, self.lock_timeout_s)
         body = with_settings(text, settings)
+
+        def run():
+            result = session.query(body, "Arrow", params=params or None)
+            data = result.bytes() if result is not None else b""
+            rows = pa.ipc.open_file(pa.BufferReader(data)).read_all().to_pylist() if data else []
+            return result, rows
+
         try:
-            result = session.query(body, "ArrowTable", params=params or None)
+            result, rows = run()
         except Exception as exc:
             # chdb 4.4: the read right after a failed query gets an empty Arrow buffer ("Unexpected empty
             # message in IPC file format"); a read is safe to repeat once.
             if _first_keyword(body) not in ("SELECT", "WITH") or not _STALE_ARROW.search(str(exc)):
                 raise
-            result = session.query(body, "ArrowTable", params=params or None)
-        if result is None or not hasattr(result, "to_pylist"):
-            return []
-        return result.to_pylist()
+            result, rows = run()
+        if result is None:
+            return QueryResult(rows, QueryStats())
+        stats = QueryStats(
+            int(result.storage_rows_read()),
+            int(result.storage_bytes_read()),
+            int(result.rows_written()),
+            int(result.bytes_written()),
+            float(result.elapsed()),
+        )
+        return QueryResult(rows, stats)
 
-    def _run_server(self, text: str, params: dict[str, Any], settings: dict[str, Any], query_id: str):
+    def _run_server(
+        self, text: str, params: dict[str, Any], settings: dict[str, Any], query_id: str
+    ) -> QueryResult:
         import clickhouse_driver
 
         client = clickhouse_driver.Client(**self.client_kwargs)
         try:
+            started = time.monotonic()
             rows, columns = client.execute(
                 text, params, with_column_types=True, query_id=query_id, settings=settings
             )
             names = [c[0] for c in columns]
-            return [dict(zip(names, row, strict=True)) for row in rows]
+            last = getattr(client, "last_query", None)
+            progress = getattr(last, "progress", None)
+            stats = QueryStats(
+                int(getattr(progress, "rows", 0) or 0),
+                int(getattr(progress, "bytes", 0) or 0),
+                int(getattr(progress, "written_rows", 0) or 0),
+                int(getattr(progress, "written_bytes", 0) or 0),
+                round(time.monotonic() - started, 6),
+            )
+            return QueryResult([dict(zip(names, row, strict=True)) for row in rows], stats)
         except BaseException:
             self._kill(query_id)
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +186,45 @@ class Ledger:
             stmt = stmt.where(t.c.status.in_((status,) if isinstance(status, str) else status))
         with self.db.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt.order_by(t.c.team_id, t.c.day, t.c.kind))]
+
+    def day_counts(
+        self,
+        family: str,
+        team_ids: list[int],
+        *,
+        kind: str,
+        status: tuple[str, ...],
+        start: dt.date | None,
+        end: dt.date,
+    ) -> dict[int, tuple[int, dt.date]]:
+        """Per team: how many days in [start, end] have a row of ``kind`` in one of ``status``, and the
+        first such day. One grouped query: planning's memory stays per team, not per day."""
+        t = self.t
+        stmt = (
+            sa.select(t.c.team_id, sa.func.count(), sa.func.min(t.c.day))
+            .where(t.c.family == family, t.c.kind == kind, t.c.status.in_(status), t.c.day <= end)
+            .where(t.c.team_id.in_(team_ids))
+            .group_by(t.c.team_id)
+        )
+        if start is not None:
+            stmt = stmt.where(t.c.day >= start)
+        with self.db.engine.connect() as conn:
+            return {int(r[0]): (int(r[1]), r[2]) for r in conn.execute(stmt)}
+
+    def iter_days(
+        self, family: str, team_id: int, *, kind: str, status: tuple[str, ...], start: dt.date, end: dt.date
+    ) -> Iterator[dt.date]:
+        """One team's days in [start, end] with a row of ``kind`` in ``status``, ascending, streamed."""
+        t = self.t
+        stmt = (
+            sa.select(t.c.day)
+            .where(t.c.family == family, t.c.team_id == team_id, t.c.kind == kind, t.c.status.in_(status))
+            .where(t.c.day >= start, t.c.day <= end)
+            .order_by(t.c.day)
+        )
+        with self.db.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=1000).execute(stmt):
+                yield row[0]
 
     def live_claims(self, family: str) -> set[tuple[int, dt.date, str]]:
         now = utcnow()

@@ -65,8 +65,7 @@ def test_clickhouse_signs_its_writes_as_the_deployment_chose(env, signed, s3, de
 
 def test_environment_mode_binds_no_key():
     access = S3Access("AKIAWORKERKEY", "worker-secret", "token", clickhouse_auth="environment")
-    for name in ("duckling/export_events", "duckling/export_persons", "duckling/export_person_distinct_ids",
-                 "duckling/count_file"):  # fmt: skip
+    for name in ("duckling/export_events", "duckling/export_persons", "duckling/export_person_distinct_ids"):
         assert S3_KEY_ARGS in sqlt.load(name).text, name  # every s3() call is written with its keys
         tpl = access.clickhouse_template(name)
         assert not {"key_id", "secret", "session_token"} & set(tpl.placeholders), name

@@ -12,7 +12,7 @@ from backfill.duckling import errors
 from backfill.duckling.detect import detect_daily
 from backfill.duckling.export import file_name, object_key
 from backfill.duckling.params import RunParams, parse_params
-from backfill.duckling.plan import days_of_run, plan_daily, plan_full
+from backfill.duckling.plan import days_of_run, pending_days, plan_daily, plan_full
 from backfill.duckling.registry import Duckling
 from backfill.duckling.run import RunInfo
 from backfill.params import ParamsError
@@ -43,12 +43,15 @@ def test_daily_plan_order_cap_and_in_progress():
 
 
 def test_full_plan_round_robin_oldest_first_with_full_persons():
-    earliest = {1: D, 2: D + dt.timedelta(days=2), 3: None}
+    until = D + dt.timedelta(days=3)
+    pending = {
+        1: pending_days(D, until, [D], set(), 4),
+        2: pending_days(D + dt.timedelta(days=2), until, [], set(), 4),
+    }
     items, summary = plan_full(
-        earliest=earliest,
-        until=D + dt.timedelta(days=3),
-        since=None,
-        done={(1, D)},
+        pending=pending,
+        remaining={1: 3, 2: 2},
+        until=until,
         needs_full_persons=[2],
         kinds=("events", "persons"),
         live=set(),
@@ -61,6 +64,14 @@ def test_full_plan_round_robin_oldest_first_with_full_persons():
         "team 1 · 2024-03-03 · events",
     ]
     assert summary["deferred_over_cap"] == 2 and summary["remaining_days"] == {1: 3, 2: 2}
+
+
+def test_pending_days_streams_the_done_days_and_stops_at_the_limit():
+    days = [D + dt.timedelta(days=i) for i in range(10)]
+    done = iter([days[0], days[1], days[3], days[9]])  # ascending, consumed once
+    assert pending_days(D, days[9], done, {days[4]}, 3) == [days[2], days[5], days[6]]
+    assert pending_days(D, days[9], iter(days), set(), 5) == []
+    assert pending_days(D, days[9], iter([]), set(), 100) == days
 
 
 def test_cap_never_exceeds_max_map_length():

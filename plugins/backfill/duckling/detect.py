@@ -17,7 +17,7 @@ from backfill.duckling.credentials import access_for
 from backfill.duckling.export import EVENTS
 from backfill.duckling.lake import open_lake
 from backfill.duckling.params import RunParams, parse_params
-from backfill.duckling.plan import days_of_run, plan_daily, plan_full
+from backfill.duckling.plan import days_of_run, pending_days, plan_daily, plan_full
 from backfill.duckling.run import FAMILY, Env, RunInfo
 from backfill.ledger import DEFERRED, DONE, EXPORTED, FAILED
 from backfill.params import utc_today
@@ -96,19 +96,15 @@ def detect_full(
     options, teams, live = _start(params, run, env, today)
     earliest = earliest_days(teams, env, cache=not options.dry_run)
     until = options.end_date or today - dt.timedelta(days=1)
-    done_status = {DONE, EXPORTED} if options.skip_ducklake_registration else {DONE}
-    done = {
-        (int(r["team_id"]), r["day"])
-        for r in env.ledger.rows(FAMILY, team_ids=teams, kind=EVENTS)
-        if r["status"] in done_status
-    }
+    done_status = (DONE, EXPORTED) if options.skip_ducklake_registration else (DONE,)
+    pending, remaining = history_pending(env, earliest, options.start_date, until, done_status, live,
+                                         options.max_partitions)  # fmt: skip
     persons_done = env.state.full_persons_done(teams)
     needs = [t for t in teams if earliest.get(t) is not None and t not in persons_done]
     items, summary = plan_full(
-        earliest=earliest,
+        pending=pending,
+        remaining=remaining,
         until=until,
-        since=options.start_date,
-        done=done,
         needs_full_persons=needs,
         kinds=options.kinds,
         live=live,
@@ -117,6 +113,40 @@ def detect_full(
     summary["earliest"] = {t: (d.isoformat() if d else None) for t, d in earliest.items()}
     summary["remaining_days"] = {str(t): n for t, n in summary["remaining_days"].items()}
     return _finish("full", options, teams, items, summary)
+
+
+def history_pending(
+    env: Env,
+    earliest: dict[int, dt.date | None],
+    since: dt.date | None,
+    until: dt.date,
+    done_status: tuple[str, ...],
+    live: set,
+    cap: int,
+) -> tuple[dict[int, list[dt.date]], dict[int, int]]:
+    """Per team: its oldest not-done history days (at most ``cap``) and how many remain. One grouped
+    count for all teams; a team whose history is complete costs nothing more, an incomplete one streams
+    its done days once. Nothing here grows with the number of done days per team."""
+    windows = {t: (max(d, since) if since else d) for t, d in earliest.items() if d is not None}
+    windows = {t: start for t, start in windows.items() if start <= until}
+    if not windows:
+        return {}, {}
+    counts = env.ledger.day_counts(FAMILY, list(windows), kind=EVENTS, status=done_status,
+                                   start=min(windows.values()), end=until)  # fmt: skip
+    pending, remaining = {}, {}
+    for team, start in sorted(windows.items()):
+        done, first_done = counts.get(team, (0, None))
+        if first_done is not None and first_done < start:  # rows before this team's own start: recount
+            done = sum(1 for _ in env.ledger.iter_days(FAMILY, team, kind=EVENTS, status=done_status,
+                                                       start=start, end=until))  # fmt: skip
+        remaining[team] = max(0, (until - start).days + 1 - done)
+        if remaining[team]:
+            skip = {d for t, d, k in live if t == team and k == EVENTS}
+            stream = env.ledger.iter_days(
+                FAMILY, team, kind=EVENTS, status=done_status, start=start, end=until
+            )
+            pending[team] = pending_days(start, until, stream, skip, cap)
+    return pending, remaining
 
 
 def late_event_days(teams: list[int], day: dt.date, env: Env) -> list[tuple[int, dt.date]]:

@@ -6,8 +6,9 @@ dataset is ``events``, ``persons``, ``person_distinct_ids`` (daily changes) or `
 random suffix, new for every in-task retry as well: an export never overwrites a key (ClickHouse refuses
 an existing key, and we never set s3_truncate_on_insert). A day without rows writes no file.
 
-The recorded source count is the row count of the written file (read back from its Parquet footer),
-so the ledger states exactly what the lake should hold.
+The recorded source count is the number of rows the engine reports the INSERT wrote into the file (its
+own statistics: one query per file, no count before or after), so the ledger states exactly what the
+lake should hold; registration then checks the lake against it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from backfill.clickhouse import ClickHouse, QueryTag
+from backfill.clickhouse import ClickHouse, QueryStats, QueryTag
 from backfill.duckling.credentials import S3Access, access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient_clickhouse, with_retries
 from backfill.duckling.params import RunParams
@@ -67,6 +68,7 @@ class Exporter:
     try_number: int = 1
     dag_id: str = "duckling"
     settings: dict[str, Any] = field(default_factory=dict)
+    stats: QueryStats = field(default_factory=QueryStats)  # summed over this exporter's queries
 
     def _tag(self, day: dt.date, what: str) -> QueryTag:
         return QueryTag(dag_id=self.dag_id, team_id=self.duckling.team_id, day=day, what=what)
@@ -84,48 +86,42 @@ class Exporter:
                 transient=is_transient_clickhouse(exc),
             ) from None
 
-    def _write(self, template: str, dataset: str, day: dt.date, params: dict[str, Any]) -> tuple[str, int]:
-        """Write one file under a fresh key (a new key per retry); return (s3 URL, rows in the file)."""
+    def _write(
+        self, template: str, dataset: str, day: dt.date, params: dict[str, Any]
+    ) -> tuple[str | None, int]:
+        """Write one file under a fresh key (a new key per retry); return (s3 URL, rows in the file). The
+        rows are the engine's own count of what the INSERT wrote (one query, no count before or after);
+        a statement that wrote nothing leaves no file (an empty object it may have created is removed)."""
 
         def attempt():
             key = object_key(dataset, self.duckling.team_id, day, file_name(self.run_id, self.try_number))
             url = self.access.http_url(self.duckling.bucket, key)
-            self.ch.query(
+            result = self.ch.execute(
                 self.access.clickhouse_template(template),
                 {**params, "url": url, **self.access.clickhouse_params()},
                 tag=self._tag(day, f"export {dataset}"),
                 settings=self.settings,
             )
-            return key, url
+            return key, result.stats
 
-        key, url = self._run(day, f"export {dataset}", attempt)
-        rows = self._run(
-            day,
-            f"count {dataset} file",
-            lambda: self.ch.scalar(
-                self.access.clickhouse_template("duckling/count_file"),
-                {"url": url, **self.access.clickhouse_params()},
-                tag=self._tag(day, "count file"),
-                settings=self.settings,
-            ),
-        )
-        return f"s3://{self.duckling.bucket}/{key}", int(rows)
+        key, stats = self._run(day, f"export {dataset}", attempt)
+        self.stats = self.stats + stats
+        if stats.rows_written == 0:
+            self._remove_empty(key)
+            return None, 0
+        return f"s3://{self.duckling.bucket}/{key}", int(stats.rows_written)
+
+    def _remove_empty(self, key: str) -> None:
+        try:  # best effort: an unregistered object under the prefix is an orphan the sweep removes anyway
+            self.access.boto3_client().delete_object(Bucket=self.duckling.bucket, Key=key)
+        except Exception as exc:
+            log.info("could not remove the empty export %s: %s", key, describe(exc))
 
     def events(self, day: dt.date) -> ExportResult:
         team = {"team_id": self.duckling.team_id, "day": day}
-        n = int(
-            self._run(
-                day,
-                "count events",
-                lambda: self.ch.scalar(
-                    "duckling/count_events", team, tag=self._tag(day, "count events"), settings=self.settings
-                ),
-            )
-        )
-        if n == 0:
-            return ExportResult(detail={"clickhouse_count": 0})
         path, rows = self._write("duckling/export_events", EVENTS, day, team)
-        return ExportResult([path], rows, {"clickhouse_count": n})
+        detail = {"clickhouse_rows": rows, "clickhouse": self.stats.to_dict()}
+        return ExportResult([path] if path else [], rows, detail)
 
     def persons(self, day: dt.date, *, full: bool = False) -> ExportResult:
         params = {"team_id": self.duckling.team_id, "day": day, "full": int(full)}
@@ -143,15 +139,16 @@ class Exporter:
         suffix = "_full" if full else ""
         if int(counts["persons"]):
             path, rows = self._write("duckling/export_persons", f"persons{suffix}", day, params)
-            result.files.append(path)
+            result.files += [path] if path else []
             result.detail["persons"] = rows
         if int(counts["distinct_ids"]):
             path, rows = self._write(
                 "duckling/export_person_distinct_ids", f"person_distinct_ids{suffix}", day, params
             )
-            result.files.append(path)
+            result.files += [path] if path else []
             result.detail["distinct_ids"] = rows
         result.source_count = result.detail["persons"] + result.detail["distinct_ids"]
+        result.detail["clickhouse"] = self.stats.to_dict()
         return result
 
 

@@ -143,25 +143,38 @@ def plan_daily(
     return planned, summary
 
 
+def pending_days(
+    start: dt.date, until: dt.date, done: Iterable[dt.date], skip: set[dt.date], limit: int
+) -> list[dt.date]:
+    """The first ``limit`` days of [start, until] that are neither in ``done`` (ascending, streamed) nor
+    in ``skip``: memory bounded by ``limit``, whatever the length of the history."""
+    out: list[dt.date] = []
+    done_iter = iter(done)
+    next_done = next(done_iter, None)
+    day = start
+    while day <= until and len(out) < limit:
+        while next_done is not None and next_done < day:
+            next_done = next(done_iter, None)
+        if day != next_done and day not in skip:
+            out.append(day)
+        day += dt.timedelta(days=1)
+    return out
+
+
 def plan_full(
     *,
-    earliest: dict[int, dt.date | None],
+    pending: dict[int, list[dt.date]],
+    remaining: dict[int, int],
     until: dt.date,
-    since: dt.date | None,
-    done: set[tuple[int, dt.date]],
     needs_full_persons: list[int],
     kinds: tuple[str, ...],
     live: set[Key],
     cap: int,
 ) -> tuple[list[dict], dict[str, Any]]:
-    """Round-robin over teams, oldest pending day first; a team's first run adds its full persons export."""
-    pending: dict[int, list[dt.date]] = {}
-    for team, first in sorted(earliest.items()):
-        if first is None:
-            continue
-        start = max(first, since) if since else first
-        days = [start + dt.timedelta(days=i) for i in range((until - start).days + 1)]
-        pending[team] = [d for d in days if (team, d) not in done and (team, d, "events") not in live]
+    """Round-robin over teams, oldest pending day first; a team's first run adds its full persons export.
+
+    ``pending`` holds each team's oldest not-done days (at most ``cap`` of them: no run takes more),
+    ``remaining`` each team's count of not-done days (for the summary)."""
 
     def gen():
         if "persons" in kinds:
@@ -175,5 +188,9 @@ def plan_full(
                         yield item(team, pending[team][i], "events", "history")
 
     items, summary = _cap(gen(), live, cap)
-    summary["remaining_days"] = {t: len(v) for t, v in pending.items()}
+    candidates = (len(needs_full_persons) if "persons" in kinds else 0) + (
+        sum(remaining.values()) if "events" in kinds else 0
+    )
+    summary["deferred_over_cap"] = max(0, candidates - len(items) - len(summary["in_progress"]))
+    summary["remaining_days"] = dict(remaining)
     return items, summary

