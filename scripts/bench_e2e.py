@@ -233,7 +233,8 @@ def duckling_child(spec: dict, home: Path) -> dict:
                                               for r in done):  # fmt: skip
             raise SystemExit("the package run did not register every team-day exactly")
 
-        floor_s = run_dag(noop_dag(len(team_days)), {}, logical)[0]
+        floor_s, floor_dr = run_dag(noop_dag(len(team_days)), {}, logical)
+        floor_medians = task_medians(floor_dr)
         fresh = [fresh_register(pg, access, files[team_days[0]], i) for i in range(5)]
         return {
             "events_per_team_day": round(statistics.mean(counts.values())),
@@ -250,6 +251,7 @@ def duckling_child(spec: dict, home: Path) -> dict:
             "fresh_register_s": statistics.median(fresh),
             "peak_rss_mb": peak_rss_mb(),
             "task_medians_s": medians,
+            "floor_task_medians_s": floor_medians,
         }
     finally:
         s3.stop()

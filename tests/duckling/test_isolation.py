@@ -134,14 +134,15 @@ def test_orphan_sweep_never_deletes_a_file_registered_while_it_runs(
     sweeper, other = RunInfo("duckling_full_backfill", "sweeper"), RunInfo("duckling_backfill", "other")
     # another run exported the day (live claim); the sweeping run reports on the same day
     exported = export_partition(item(11, DAY, "events", "t"), opts, other, env)
-    real_list = orphans.list_day_files
+    real_list = orphans.list_days_files
 
-    def list_then_other_run_registers(s3client, bucket, team_id, day):
-        files = real_list(s3client, bucket, team_id, day)
+    def list_then_other_run_registers(s3client, bucket, team_id, days):
+        files = real_list(s3client, bucket, team_id, days)
+        assert files[DAY]  # the exported file was listed
         register_partition(exported, opts, other, env)  # commits and marks DONE right after the listing
         return files
 
-    monkeypatch.setattr(orphans, "list_day_files", list_then_other_run_registers)
+    monkeypatch.setattr(orphans, "list_days_files", list_then_other_run_registers)
     swept = orphans.sweep([item(11, DAY, "events", "t")], sweeper, env)
     assert swept.removed == [] and swept.warnings == []
     assert s3_keys(env, 11) == [f.split("/", 3)[3] for f in exported["files"]]

@@ -33,6 +33,20 @@ def list_day_files(s3client, bucket: str, team_id: int, day: dt.date) -> list[st
     return sorted(out)
 
 
+def list_days_files(s3client, bucket: str, team_id: int, days: set[dt.date]) -> dict[dt.date, list[str]]:
+    """The files under each of ``days``' prefixes, with one listing per month (not one per day)."""
+    out: dict[dt.date, list[str]] = {day: [] for day in days}
+    by_prefix = {day_prefix(EVENTS, team_id, day): day for day in days}
+    for year, month in sorted({(d.year, d.month) for d in days}):
+        month_prefix = day_prefix(EVENTS, team_id, dt.date(year, month, 1)).rsplit("day=", 1)[0]
+        for page in s3client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=month_prefix):
+            for o in page.get("Contents", []):
+                day = by_prefix.get(o["Key"].rsplit("/", 1)[0] + "/")
+                if day is not None:
+                    out[day].append(f"s3://{bucket}/{o['Key']}")
+    return {day: sorted(files) for day, files in out.items()}
+
+
 def protected_files(ledger_rows: list[dict], now: dt.datetime) -> set[str]:
     """Files the ledger says are wanted: of live claims, of recent failures (a retry may follow), or
     exported without registration on purpose."""
@@ -81,14 +95,14 @@ def sweep(items: list[dict], run: RunInfo, env: Env) -> SweepResult:
             duckling = env.registry.get(team_id)
             access = access_for(duckling, run.run_id, env.aws_conn_id)
             s3 = access.boto3_client()
-            listed = {day: list_day_files(s3, duckling.bucket, team_id, day) for day in sorted(days)}
+            listed = list_days_files(s3, duckling.bucket, team_id, days)
             if not any(listed.values()):
                 continue
             rows = env.ledger.rows(FAMILY, team_ids=[team_id], start=min(days), end=max(days), kind=EVENTS)
             now = utcnow()
             with open_lake(duckling, access) as lake:
                 registered = lake.registered_paths() if lake.columns("events") else set()
-            for day, files in listed.items():
+            for day, files in sorted(listed.items()):
                 day_rows = [r for r in rows if r["day"] == day]
                 found = find_orphans(files, registered, protected_files(day_rows, now))
                 if any(_live(r, now) for r in day_rows):
