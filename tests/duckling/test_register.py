@@ -61,6 +61,25 @@ def test_duplicate_uuids_in_source_export_once(env, demo_data, make_duckling):
     assert lake_day_counts(env, 11)[day] == before
 
 
+def test_the_latest_version_of_a_duplicated_uuid_is_exported(env, demo_data, make_duckling):
+    """A uuid ingested again with a later _timestamp and other content: the lake holds the later row,
+    once; uuids seen once are untouched."""
+    make_duckling(11)
+    day = DAYS[0]
+    before = ch_day_counts(env, 11)[day]
+    ch_exec(
+        env,
+        'INSERT INTO events SELECT uuid, event, \'{"version":"latest"}\', timestamp, team_id, distinct_id, '
+        "person_id, session_id, elements_chain, created_at, _timestamp + 10 FROM events "
+        "WHERE team_id = 11 AND toDate(timestamp) = '2024-03-01' AND cityHash64(uuid) % 2 = 0",
+    )
+    out = run_partition(env, 11, day)
+    assert out["source_count"] == before == lake_day_counts(env, 11)[day]
+    rows = lake_query(env, 11, "SELECT properties, count(*) FROM lake.main.events GROUP BY ALL")
+    latest = sum(n for props, n in rows if props == '{"version":"latest"}')
+    assert 0 < latest < before  # the re-ingested half carries the later content, the rest its own
+
+
 def test_rerun_same_or_new_run_id_leaves_one_copy(env, demo_data, make_duckling):
     make_duckling(11)
     day = DAYS[1]

@@ -1,6 +1,8 @@
 -- One team's events of one UTC day [day, day+1), one row per uuid (events is a ReplacingMergeTree: the
 -- row with the latest _timestamp wins), written straight to S3 as Parquet: timestamps as
 -- DateTime64(6, 'UTC') (Parquet timestamp[us, UTC] = DuckDB TIMESTAMPTZ), uuid as UUID.
+-- One row per uuid without sorting the day: a uuid seen once is kept as it is; of a uuid seen more than
+-- once only the rows with its latest _timestamp pass, and LIMIT 1 BY keeps one of those (hash based).
 -- The 5-argument s3() takes a session token ('' for static keys).
 INSERT INTO FUNCTION s3({url:String}, {key_id:String}, {secret:String}, {session_token:String}, 'Parquet')
 SELECT
@@ -18,5 +20,20 @@ FROM events
 WHERE team_id = {team_id:Int64}
   AND timestamp >= toDateTime64({day:Date}, 6, 'UTC')
   AND timestamp < toDateTime64({day:Date} + 1, 6, 'UTC')
-ORDER BY uuid, _timestamp DESC
+  AND (
+      uuid NOT IN (
+          SELECT uuid FROM events
+          WHERE team_id = {team_id:Int64}
+            AND timestamp >= toDateTime64({day:Date}, 6, 'UTC')
+            AND timestamp < toDateTime64({day:Date} + 1, 6, 'UTC')
+          GROUP BY uuid HAVING count() > 1
+      )
+      OR (uuid, _timestamp) IN (
+          SELECT uuid, max(_timestamp) FROM events
+          WHERE team_id = {team_id:Int64}
+            AND timestamp >= toDateTime64({day:Date}, 6, 'UTC')
+            AND timestamp < toDateTime64({day:Date} + 1, 6, 'UTC')
+          GROUP BY uuid HAVING count() > 1
+      )
+  )
 LIMIT 1 BY uuid
