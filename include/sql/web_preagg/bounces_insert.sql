@@ -75,7 +75,7 @@ FROM
         any(is_bounce) AS is_bounce
     FROM
     (
-@include(web_preagg/fragments/counted_events)
+@include(web_preagg/fragments/counted_events_with_person)
     )
     GROUP BY team_id, session_id_v7, session_id
 )

@@ -42,7 +42,7 @@ SELECT
     CAST(NULL AS Nullable(Bool)) AS mat_metadata_loggedIn
 FROM
 (
-@include(web_preagg/fragments/counted_events)
+@include(web_preagg/fragments/counted_events_with_person)
 )
 GROUP BY period_bucket, team_id_out, host, device_type, pathname, entry_pathname, end_pathname, browser, os,
          viewport_width, viewport_height, referring_domain, utm_source, utm_medium, utm_campaign, utm_term,

@@ -3,7 +3,7 @@
 -- no later than 1 h after the end of their session's start day (a session starting late on D keeps its
 -- first hour after midnight: the daily job of D reads events up to D + 1 day + 1 h). The cutoff is per
 -- session day, so a window of many days counts exactly what its days count one by one. Each event
--- carries its session's values and its person: the distinct id's override when one exists.
+-- carries its session's values (its person is resolved by fragments/counted_events_with_person.sql).
 SELECT
     e.uuid AS uuid,
     e.timestamp AS timestamp,
@@ -11,7 +11,8 @@ SELECT
     e.session_id AS session_id,
     e.session_id_v7 AS session_id_v7,
     e.properties AS properties,
-    if(o.has_override = 1, o.override_person_id, e.person_id) AS person_id,
+    e.distinct_id AS distinct_id,
+    e.person_id AS event_person_id,
     s.start_timestamp AS start_timestamp,
     s.session_duration AS session_duration,
     s.entry_pathname AS entry_pathname,
@@ -46,8 +47,4 @@ INNER JOIN
 (
 @include(web_preagg/fragments/sessions_started)
 ) AS s ON e.team_id = s.team_id AND e.session_id_v7 = s.session_id_v7
-LEFT JOIN
-(
-@include(web_preagg/fragments/person_overrides)
-) AS o ON e.team_id = o.team_id AND e.distinct_id = o.distinct_id
 WHERE e.timestamp < toDateTime64(toDate(s.start_timestamp, 'UTC'), 6, 'UTC') + INTERVAL 25 HOUR
