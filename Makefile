@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench faults
+.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench bench-e2e faults
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,8 +44,14 @@ lint: venv
 airflow: venv system-deps
 	@bash scripts/airflow-local.sh
 
+## bench: one task's bodies vs the bare engines, then whole DAG runs vs the bare engines (~30 min);
+## the end-to-end figures go to test-artifacts/bench-e2e.json. BENCH_ARGS=--quick: a smoke test
 bench: venv system-deps
 	@$(BIN)/python scripts/benchmark.py
+	@$(BIN)/python scripts/bench_e2e.py --json test-artifacts/bench-e2e.json $(BENCH_ARGS)
+
+bench-e2e: venv system-deps
+	@$(BIN)/python scripts/bench_e2e.py --json test-artifacts/bench-e2e.json $(BENCH_ARGS)
 
 clean:
 	rm -rf .local
