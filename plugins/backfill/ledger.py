@@ -244,10 +244,13 @@ class Ledger:
             dict(family=family, team_id=tm, day=d, kind=k, status=DEFERRED, attempts=0, updated_at=now)
             for tm, d, k in keys
         ]
-        stmt = self.db.insert(t).values(rows)
-        stmt = stmt.on_conflict_do_nothing(index_elements=[t.c.family, t.c.team_id, t.c.day, t.c.kind])
+        # one statement compiled once and executed for all rows (executemany): a multi-row VALUES with a
+        # parameter per cell takes SQLAlchemy seconds to compile for a thousand rows
+        stmt = self.db.insert(t).on_conflict_do_nothing(
+            index_elements=[t.c.family, t.c.team_id, t.c.day, t.c.kind]
+        )
         with self.db.engine.begin() as conn:
-            return conn.execute(stmt).rowcount
+            return conn.execute(stmt, rows).rowcount
 
     def supersede(self, family: str, keys: list[tuple[int, dt.date, str]], by: str) -> int:
         """Deferred or failed partitions another planned partition covers (a full persons snapshot)."""

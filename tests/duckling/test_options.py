@@ -169,7 +169,9 @@ def test_clickhouse_settings_allowlist_and_effect(env, demo_data, make_duckling)
             parse_params({"clickhouse_settings": bad})
     make_duckling(11)
     opts = parse_params({"clickhouse_settings": {"max_memory_usage": 1}})
-    with pytest.raises(DucklingError, match=r"team 11 day 2024-03-01: export events failed: .*MEMORY_LIMIT_EXCEEDED"):
+    with pytest.raises(
+        DucklingError, match=r"team 11 day 2024-03-01: export events failed: .*MEMORY_LIMIT_EXCEEDED"
+    ):
         run_partition(env, 11, DAYS[0], options=opts)
     assert s3_keys(env, 11) == []
     run_partition(
