@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,15 +54,18 @@ def connect(
 
 
 _SHARED: dict[tuple[int, tuple[str, ...]], duckdb.DuckDBPyConnection] = {}
-
-
 _IN_USE: set[tuple[int, tuple[str, ...]]] = set()
 
 
 @contextmanager
-def session(extensions: tuple[str, ...] = EXTENSIONS) -> Iterator[duckdb.DuckDBPyConnection]:
+def session(
+    extensions: tuple[str, ...] = EXTENSIONS, *, cleanup: Callable[[duckdb.DuckDBPyConnection], None]
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor of this thread's DuckDB instance with ``extensions`` loaded (loaded once per process).
-    A nested user in the same thread (the instance is busy) gets a private instance of its own."""
+
+    ``cleanup`` removes what the caller put on the instance (attached databases, secrets); if it fails,
+    the shared instance is discarded. A nested user in the same thread (the instance is busy) gets a
+    private instance of its own, closed afterwards."""
     key = (threading.get_ident(), tuple(extensions))
     if key in _IN_USE:
         private = connect(extensions=tuple(extensions))
@@ -81,11 +84,10 @@ def session(extensions: tuple[str, ...] = EXTENSIONS) -> Iterator[duckdb.DuckDBP
         yield cur
     finally:
         _IN_USE.discard(key)
-        cur.close()
-
-
-def discard(extensions: tuple[str, ...] = EXTENSIONS) -> None:
-    """Drop this thread's shared instance (it holds state its user could not remove)."""
-    base = _SHARED.pop((threading.get_ident(), tuple(extensions)), None)
-    if base is not None:
-        base.close()
+        try:
+            cleanup(cur)
+        except Exception:  # state the next user must not see: start a fresh instance next time
+            _SHARED.pop(key, None)
+            base.close()
+        finally:
+            cur.close()

@@ -237,3 +237,21 @@ def test_full_persons_snapshot_equals_latest_state(env, demo_data, make_duckling
     state = env.db.table("duckling_team_state")
     with env.db.engine.connect() as conn:
         assert conn.execute(sa.select(state.c.full_persons_exported_at)).scalar() is not None
+
+
+def test_the_shared_duckdb_instance_keeps_no_catalog_or_secret_between_tasks(env, demo_data, make_duckling):
+    """open_lake reuses the process's DuckDB instance (extensions loaded once); after each use neither
+    the team's catalog nor its S3 secret is left on it for the next task."""
+    from backfill import duckdb_conn
+
+    make_duckling(11)
+    run_partition(env, 11, DAYS[0])
+    with duckdb_conn.session(cleanup=lambda con: None) as con:
+        databases = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        secrets = {r[0] for r in con.execute("SELECT name FROM duckdb_secrets()").fetchall()}
+        loaded = {
+            r[0]
+            for r in con.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()
+        }
+    assert "lake" not in databases and "duckling_s3" not in secrets
+    assert {"ducklake", "postgres_scanner", "httpfs"} <= loaded  # the reused part

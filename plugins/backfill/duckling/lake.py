@@ -298,28 +298,25 @@ def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | N
         with lock:
             # a local file catalog needs no postgres extension (each LOAD costs ~0.1 s)
             extensions = ("httpfs", "ducklake") if duckling.is_local else duckdb_conn.EXTENSIONS
-            with duckdb_conn.session(extensions) as con:
+            with duckdb_conn.session(extensions, cleanup=_leave_nothing_behind) as con:
+                con.execute(access.duckdb_secret_sql(duckling.bucket, SECRET))
+                password = None if duckling.is_local else duckling.password()
+                sql = attach_sql(duckling, password)
                 try:
-                    con.execute(access.duckdb_secret_sql(duckling.bucket, SECRET))
-                    password = None if duckling.is_local else duckling.password()
-                    sql = attach_sql(duckling, password)
-                    try:
-                        with_retries(
-                            lambda: con.execute(sql), is_transient_duckdb, f"team {duckling.team_id} attach"
-                        )
-                    except Exception as exc:
-                        cause = describe(exc)
-                        if password:
-                            cause = cause.replace(password, "***")
-                        raise DucklingError(
-                            duckling.team_id,
-                            None,
-                            f"cannot attach DuckLake catalog: {cause}",
-                            transient=is_transient_duckdb(exc),
-                        ) from None
-                    yield Lake(con, duckling)
-                finally:
-                    _leave_nothing_behind(con, extensions)
+                    with_retries(
+                        lambda: con.execute(sql), is_transient_duckdb, f"team {duckling.team_id} attach"
+                    )
+                except Exception as exc:
+                    cause = describe(exc)
+                    if password:
+                        cause = cause.replace(password, "***")
+                    raise DucklingError(
+                        duckling.team_id,
+                        None,
+                        f"cannot attach DuckLake catalog: {cause}",
+                        transient=is_transient_duckdb(exc),
+                    ) from None
+                yield Lake(con, duckling)
     except CatalogBusyError as exc:
         raise CatalogBusyError(duckling.team_id, None, exc.cause) from None
 
@@ -327,18 +324,15 @@ def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | N
 SECRET = "duckling_s3"
 
 
-def _leave_nothing_behind(con: Any, extensions: tuple[str, ...]) -> None:
-    """Detach the catalog and drop the secret: the shared DuckDB instance keeps only its extensions."""
+def _leave_nothing_behind(con: Any) -> None:
+    """Detach the catalog and drop the secret: the shared DuckDB instance keeps only its extensions (if
+    this raises, ``duckdb_conn.session`` discards the instance)."""
     try:
         con.execute("ROLLBACK")
     except Exception:  # the usual case: no transaction is open (every transaction ends in _txn)
         pass
-    try:
-        con.execute("DETACH DATABASE IF EXISTS lake")
-        con.execute(f"DROP SECRET IF EXISTS {SECRET}")
-    except Exception as exc:
-        log.info("discarding the DuckDB instance: could not clean it (%s)", describe(exc))
-        duckdb_conn.discard(extensions)
+    con.execute("DETACH DATABASE IF EXISTS lake")
+    con.execute(f"DROP SECRET IF EXISTS {SECRET}")
 
 
 @contextmanager
