@@ -55,7 +55,8 @@ def web_preagg_backfill():
 
     @task
     def detect(selection: dict) -> dict:
-        return tasks.run_detect(selection)
+        ctx = get_current_context()
+        return tasks.run_detect(selection, dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])
 
     @task(multiple_outputs=True)
     def plan(selection: dict, detection: dict) -> dict:

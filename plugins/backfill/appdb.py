@@ -74,7 +74,14 @@ class AppDB:
     def tables(self) -> sa.MetaData:
         meta = sa.MetaData()
         meta.reflect(
-            self.engine, only=["posthog_team", "duckling_registry", "backfill_ledger", "duckling_team_state"]
+            self.engine,
+            only=[
+                "posthog_team",
+                "duckling_registry",
+                "backfill_ledger",
+                "duckling_team_state",
+                "backfill_coverage",
+            ],
         )
         return meta
 

@@ -20,7 +20,9 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backfill import sql as sqlt
@@ -172,14 +174,19 @@ class QueryStats:
     rows_written: int = 0
     bytes_written: int = 0
     elapsed_s: float = 0.0
+    queries: int = 1
+    peak_memory_bytes: int | None = None  # server only, from system.query_log when it has the query
 
     def __add__(self, other: QueryStats) -> QueryStats:
+        peaks = [p for p in (self.peak_memory_bytes, other.peak_memory_bytes) if p is not None]
         return QueryStats(
             self.rows_read + other.rows_read,
             self.bytes_read + other.bytes_read,
             self.rows_written + other.rows_written,
             self.bytes_written + other.bytes_written,
             round(self.elapsed_s + other.elapsed_s, 6),
+            self.queries + other.queries,
+            max(peaks) if peaks else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -189,7 +196,37 @@ class QueryStats:
             "rows_written": self.rows_written,
             "bytes_written": self.bytes_written,
             "elapsed_s": round(self.elapsed_s, 6),
+            "queries": self.queries,
+            "peak_memory_bytes": self.peak_memory_bytes,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> QueryStats:
+        d = d or {}
+        return cls(
+            int(d.get("rows_read", 0)),
+            int(d.get("bytes_read", 0)),
+            int(d.get("rows_written", 0)),
+            int(d.get("bytes_written", 0)),
+            float(d.get("elapsed_s", 0.0)),
+            int(d.get("queries", 0)),
+            d.get("peak_memory_bytes"),
+        )
+
+
+NO_QUERIES = QueryStats(queries=0)
+
+
+@dataclass
+class Meter:
+    """The ClickHouse cost of a block of work: every statement's statistics, summed."""
+
+    stats: QueryStats = NO_QUERIES
+    query_ids: list[str] = field(default_factory=list)
+
+    def add(self, stats: QueryStats, query_id: str) -> None:
+        self.stats = self.stats + stats
+        self.query_ids.append(query_id)
 
 
 @dataclass(frozen=True)
@@ -206,6 +243,7 @@ class ClickHouse:
     path: str | None = None
     client_kwargs: dict[str, Any] = field(default_factory=dict)
     lock_timeout_s: float = CLICKHOUSE.embedded_lock_timeout_s
+    _meters: list[Meter] = field(default_factory=list, repr=False, compare=False)
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -264,10 +302,30 @@ class ClickHouse:
         started = time.monotonic()
         try:
             if self.engine == "chdb":
-                return self._run_embedded(tpl.text, text_params, all_settings)
-            return self._run_server(tpl.text, params or {}, all_settings, query_id)
+                result = self._run_embedded(tpl.text, text_params, all_settings)
+            else:
+                result = self._run_server(tpl.text, params or {}, all_settings, query_id)
         finally:
             log.debug("clickhouse %s %s in %.3fs", tpl.name, tag.comment(), time.monotonic() - started)
+        for meter in self._meters:
+            meter.add(result.stats, query_id)
+        return result
+
+    @contextmanager
+    def metered(self) -> Iterator[Meter]:
+        """Sum the statistics of every statement run inside the block (the cost of a partition). On a
+        server, the peak memory of those queries is then read from ``system.query_log`` if it already
+        holds them (it is flushed every few seconds: ``peak_memory_bytes`` stays None otherwise)."""
+        meter = Meter()
+        self._meters.append(meter)
+        try:
+            yield meter
+        finally:
+            self._meters.remove(meter)
+            if self.engine == "server" and meter.query_ids:
+                peak = self._peak_memory(meter.query_ids)
+                if peak is not None:
+                    meter.stats = replace(meter.stats, peak_memory_bytes=peak)
 
     def run_statements(self, name: str, *, tag: QueryTag | None = None) -> None:
         """Run every statement of a parameterless multi-statement template (DDL)."""
@@ -336,6 +394,18 @@ class ClickHouse:
             raise
         finally:
             client.disconnect()
+
+    def _peak_memory(self, query_ids: list[str]) -> int | None:
+        """Best effort: the largest ``memory_usage`` of these queries in ``system.query_log``."""
+        try:
+            rows = self.query(
+                "clickhouse/peak_memory", {"query_ids": query_ids}, tag=QueryTag(what="cost lookup")
+            )
+        except Exception as exc:  # no access to system tables, log disabled: the cost stays without it
+            log.info("peak memory not available from system.query_log: %s", exc)
+            return None
+        peak = rows[0]["peak"] if rows else None
+        return int(peak) if peak is not None else None
 
     def _kill(self, query_id: str) -> None:
         """Best effort: stop a server query this task started, so nothing runs on after the task."""

@@ -27,6 +27,15 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def detail_of(row: dict | None) -> dict[str, Any]:
+    """A ledger row's ``detail`` JSON as a dict (empty when absent or unreadable)."""
+    try:
+        value = json.loads(row["detail"]) if row and row.get("detail") else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass(frozen=True)
 class PartitionKey:
     family: str

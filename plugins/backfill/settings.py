@@ -149,9 +149,23 @@ class LedgerDefaults:
     min_baseline_retention_days: int = 365
 
 
+@dataclass(frozen=True)
+class ObservabilityDefaults:
+    freshness_dag_id: str = "backfill_freshness"
+    freshness_schedule: str = "15 * * * *"  # hourly: an objective is checked within the hour it passes
+    # the objective: yesterday (UTC) complete for every team by this time of day (UTC); a Variable overrides
+    # it per family and per team
+    freshness_deadline_utc: str = "06:00"
+    freshness_variable: str = "backfill_freshness"
+    freshness_window_days: int = 14  # how far back the check looks for a team's newest complete day
+    alerts_http_conn_id: str = "backfill_alerts"  # HttpNotifier target; absent connection: nothing sent
+    coverage_default_days: int = 30
+
+
 CONNECTIONS = Connections()
 POOLS = Pools()
 CLICKHOUSE = ClickHouseDefaults()
 WEB_PREAGG = WebPreaggDefaults()
 DUCKLING = DucklingDefaults()
 LEDGER = LedgerDefaults()
+OBSERVABILITY = ObservabilityDefaults()

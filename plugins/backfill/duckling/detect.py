@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from backfill.clickhouse import QueryTag
+from backfill.coverage import Observation
 from backfill.duckling.credentials import access_for
 from backfill.duckling.export import EVENTS
 from backfill.duckling.lake import open_lake
@@ -65,7 +66,12 @@ def detect_daily(
         s: [(int(r["team_id"]), r["day"], r["kind"]) for r in waiting if r["status"] == s]
         for s in (FAILED, DEFERRED)
     }
-    late = late_event_days(teams, max(days), env) if "events" in options.kinds and teams else []
+    late = []
+    if "events" in options.kinds and teams:
+        counts = observe_events(teams, max(days), env)
+        env.coverage.record(FAMILY, counts_as_observations(teams, counts, max(days)),
+                            dag_id=run.dag_id, run_id=run.run_id)  # fmt: skip
+        late = late_event_days(teams, max(days), counts, env)
     items, summary = plan_daily(
         teams=teams,
         days=days,
@@ -149,19 +155,39 @@ def history_pending(
     return pending, remaining
 
 
-def late_event_days(teams: list[int], day: dt.date, env: Env) -> list[tuple[int, dt.date]]:
-    """Days in the settle window before ``day`` whose ClickHouse count differs from the exported count."""
-    start, end = day - dt.timedelta(days=DUCKLING.settle_days), day - dt.timedelta(days=1)
+def settle_window(day: dt.date) -> tuple[dt.date, dt.date]:
+    """The days before ``day`` whose counts may still change (late events)."""
+    return day - dt.timedelta(days=DUCKLING.settle_days), day - dt.timedelta(days=1)
+
+
+def observe_events(teams: list[int], day: dt.date, env: Env) -> dict[tuple[int, dt.date], int]:
+    """ClickHouse's distinct-uuid counts per (team, day) over the settle window and ``day`` itself: one
+    query, used for the late-event check and recorded as the day's coverage."""
     rows = env.ch.query(
         "duckling/count_events_days",
-        {"team_ids": teams, "start_day": start, "end_day": end},
+        {"team_ids": teams, "start_day": settle_window(day)[0], "end_day": day},
         tag=QueryTag(dag_id=DUCKLING.daily_dag_id, what="settle check"),
     )
-    now_counts = {(int(r["team_id"]), r["day"]): int(r["n"]) for r in rows}
+    return {(int(r["team_id"]), r["day"]): int(r["n"]) for r in rows}
+
+
+def counts_as_observations(
+    teams: list[int], counts: dict[tuple[int, dt.date], int], day: dt.date
+) -> list[Observation]:
+    start = settle_window(day)[0]
+    days = [start + dt.timedelta(days=i) for i in range((day - start).days + 1)]
+    return [Observation(t, d, counts.get((t, d), 0)) for t in teams for d in days]
+
+
+def late_event_days(
+    teams: list[int], day: dt.date, counts: dict[tuple[int, dt.date], int], env: Env
+) -> list[tuple[int, dt.date]]:
+    """Days in the settle window before ``day`` whose ClickHouse count differs from the exported count."""
+    start, end = settle_window(day)
     late = []
     for r in env.ledger.rows(FAMILY, team_ids=teams, start=start, end=end, kind=EVENTS, status=DONE):
         k = (int(r["team_id"]), r["day"])
-        if r["source_count"] is not None and now_counts.get(k, 0) != int(r["source_count"]):
+        if r["source_count"] is not None and counts.get(k, 0) != int(r["source_count"]):
             late.append(k)
     return late
 

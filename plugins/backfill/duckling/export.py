@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from backfill.clickhouse import ClickHouse, QueryStats, QueryTag
+from backfill.clickhouse import NO_QUERIES, ClickHouse, QueryStats, QueryTag
 from backfill.duckling.credentials import S3Access, access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient_clickhouse, with_retries
 from backfill.duckling.params import RunParams
@@ -68,7 +68,7 @@ class Exporter:
     try_number: int = 1
     dag_id: str = "duckling"
     settings: dict[str, Any] = field(default_factory=dict)
-    stats: QueryStats = field(default_factory=QueryStats)  # summed over this exporter's queries
+    stats: QueryStats = NO_QUERIES  # summed over this exporter's queries
 
     def _tag(self, day: dt.date, what: str) -> QueryTag:
         return QueryTag(dag_id=self.dag_id, team_id=self.duckling.team_id, day=day, what=what)
@@ -120,8 +120,7 @@ class Exporter:
     def events(self, day: dt.date) -> ExportResult:
         team = {"team_id": self.duckling.team_id, "day": day}
         path, rows = self._write("duckling/export_events", EVENTS, day, team)
-        detail = {"clickhouse_rows": rows, "clickhouse": self.stats.to_dict()}
-        return ExportResult([path] if path else [], rows, detail)
+        return ExportResult([path] if path else [], rows, {"clickhouse_rows": rows})
 
     def persons(self, day: dt.date, *, full: bool = False) -> ExportResult:
         params = {"team_id": self.duckling.team_id, "day": day, "full": int(full)}
@@ -148,7 +147,6 @@ class Exporter:
             result.files += [path] if path else []
             result.detail["distinct_ids"] = rows
         result.source_count = result.detail["persons"] + result.detail["distinct_ids"]
-        result.detail["clickhouse"] = self.stats.to_dict()
         return result
 
 
@@ -180,7 +178,8 @@ def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env
         full = key.kind == PERSONS_FULL
         res = exporter.events(key.day) if key.kind == EVENTS else exporter.persons(key.day, full=full)
         fault_point("export:written")
-    detail = {"export": res.detail, "run_id": run.run_id}
+    cost = exporter.stats.to_dict()  # the partition's ClickHouse cost, kept on its ledger row
+    detail = {"export": res.detail, "run_id": run.run_id, "clickhouse": cost}
     recorded = {"files": res.files, "source_count": res.source_count}
     if options.skip_ducklake_registration:
         detail["registration"] = "skipped: skip_ducklake_registration"
@@ -190,4 +189,4 @@ def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env
         env.ledger.progress(key, run.owner, detail=detail, **recorded)
         status = "exported"
     log.info("%s: exported %d rows in %d file(s)", item["label"], res.source_count, len(res.files))
-    return {**out, **recorded, "status": status}
+    return {**out, **recorded, "status": status, "clickhouse": cost}

@@ -42,7 +42,7 @@ def register_partition(
             "lost the ledger claim before registration (lease expired and "
             "another run took the partition over); nothing registered",
         ) from None
-    detail: dict[str, Any] = {"run_id": run.run_id}
+    detail: dict[str, Any] = {"run_id": run.run_id, "clickhouse": exported.get("clickhouse")}
     with failure_recorded(env, key, run):
         duckling = env.registry.get(key.team_id)
         with open_lake(duckling, access_for(duckling, run.run_id, env.aws_conn_id)) as lake:

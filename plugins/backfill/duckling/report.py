@@ -8,11 +8,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from backfill import metrics
+from backfill.clickhouse import NO_QUERIES, QueryStats
 from backfill.duckling import orphans
 from backfill.duckling.errors import DucklingError
 from backfill.duckling.params import RunParams
 from backfill.duckling.run import FAMILY, Env, RunInfo
-from backfill.ledger import CLAIMED, FAILED
+from backfill.ledger import CLAIMED, DONE, EXPORTED, FAILED, SKIPPED, detail_of
 
 log = logging.getLogger(__name__)
 NOT_RUN, UNFINISHED = "not run", "unfinished"
@@ -29,10 +31,30 @@ class Report:
     orphans_kept: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     would_do: list[str] = field(default_factory=list)
+    clickhouse: QueryStats = NO_QUERIES  # summed over this run's partitions (their ledger rows)
 
     @property
     def failed(self) -> list[dict]:
         return [r for r in self.rows if r["status"] in FAILURES]
+
+    @property
+    def rows_exported(self) -> int:
+        return sum(int(r["source_count"] or 0) for r in self.rows if r["status"] in (DONE, EXPORTED))
+
+    @property
+    def rows_registered(self) -> int:
+        return sum(int(r["target_count"] or 0) for r in self.rows if r["status"] == DONE)
+
+    def outcomes(self) -> dict[str, int]:
+        """Partitions per metric outcome (backfill.metrics): done | failed | skipped | deferred."""
+        done = sum(1 for r in self.rows if r["status"] in (DONE, EXPORTED))
+        skipped = sum(1 for r in self.rows if r["status"] in (SKIPPED, "in_progress"))
+        return {
+            "done": done,
+            "failed": len(self.failed),
+            "skipped": skipped,
+            "deferred": self.deferred_over_cap,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         by_status: dict[str, int] = {}
@@ -48,6 +70,9 @@ class Report:
             "orphans_kept": self.orphans_kept,
             "warnings": self.warnings,
             "would_do": self.would_do,
+            "rows_exported": self.rows_exported,
+            "rows_registered": self.rows_registered,
+            "clickhouse": self.clickhouse.to_dict(),
             "rows": [
                 {k: r[k] for k in ("label", "status", "source_count", "target_count")} for r in self.rows
             ],
@@ -59,6 +84,12 @@ class Report:
             lines.append(
                 f"  {r['label']:<40} {r['status']:<9} source={r['source_count']} lake={r['target_count']}"
                 + (f"  error: {r['error']}" if r["error"] else "")
+            )
+        ch = self.clickhouse
+        if ch.queries:
+            lines.append(
+                f"  ClickHouse: {ch.queries} queries read {ch.rows_read} rows / {ch.bytes_read} bytes, "
+                f"wrote {ch.rows_written} rows / {ch.bytes_written} bytes in {ch.elapsed_s:.2f} s"
             )
         lines += [f"  WARNING: {w}" for w in self.warnings]
         if self.in_progress:
@@ -96,6 +127,8 @@ def report(
     for it in items:
         row = ledger.get((int(it["team_id"]), it["day"], it["kind"]))
         rep.rows.append({"label": it["label"], **outcome(row, returned.get(it["label"]), run.owner)})
+        if row is not None and row["claim_owner"] == run.owner:
+            rep.clickhouse = rep.clickhouse + QueryStats.from_dict(detail_of(row).get("clickhouse"))
     if not options.cleanup_existing_partition_data and items:
         rep.warnings.append(
             "cleanup_existing_partition_data=false: files were APPENDED without deleting the "
@@ -112,6 +145,9 @@ def report(
         rep.warnings += swept.warnings
     log.info("%s", rep.text())
     result = rep.as_dict()
+    if not options.dry_run:
+        metrics.emit_run(FAMILY, rep.outcomes(), rows_exported=rep.rows_exported,
+                         rows_registered=rep.rows_registered, clickhouse=result["clickhouse"])  # fmt: skip
     if raise_on_failure and rep.failed:
         raise DucklingError(
             None, None, f"{len(rep.failed)} partition(s) failed: " + "; ".join(result["failed"])[:3000]

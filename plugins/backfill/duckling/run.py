@@ -14,6 +14,7 @@ from typing import Any
 
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
+from backfill.coverage import CoverageStore
 from backfill.duckling.errors import DucklingError, describe, is_transient
 from backfill.duckling.registry import Registry
 from backfill.duckling.state import TeamState
@@ -38,6 +39,10 @@ class Env:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.db)
+
+    @cached_property
+    def coverage(self) -> CoverageStore:
+        return CoverageStore(self.db)
 
     @cached_property
     def registry(self) -> Registry:

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from backfill.clickhouse import ClickHouse, QueryTag
+from backfill.coverage import DONE_STATE, MISSING, NO_TRAFFIC, STALE, Observation
 from backfill.ledger import DONE, Ledger
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
@@ -77,6 +78,27 @@ class Detection:
     missing: list[TeamDay] = field(default_factory=list)
     stale: list[TeamDay] = field(default_factory=list)
     present: list[TeamDay] = field(default_factory=list)  # present and not stale
+
+    def observations(self) -> list[Observation]:
+        """Every (team, day) of the window as this detection saw it, for the coverage store: the source's
+        pageviews, the smaller checked table's pageviews, and the verdict (no_traffic without either)."""
+        source: dict[tuple[int, dt.date], int] = {}
+        target: dict[tuple[int, dt.date], int] = {}
+        for c in self.coverage:
+            k = (c.team_id, c.day)
+            source[k] = max(source.get(k, 0), c.source_pageviews)
+            if c.table in self.tables:
+                target[k] = min(target.get(k, c.target_pageviews), c.target_pageviews)
+        verdict = {(m.team_id, m.day): MISSING for m in self.missing}
+        verdict.update({(s.team_id, s.day): STALE for s in self.stale})
+        verdict.update({(p.team_id, p.day): DONE_STATE for p in self.present})
+        days = [self.window.start + dt.timedelta(days=i) for i in range(self.window.days)]
+        return [
+            Observation(team, day, source.get((team, day), 0), target.get((team, day), 0),
+                        verdict.get((team, day), NO_TRAFFIC))
+            for team in self.team_ids
+            for day in days
+        ]  # fmt: skip
 
     def missing_partitions(self) -> set[tuple[int, dt.date, str]]:
         return {(m.team_id, m.day, t) for m in self.missing for t in m.tables}

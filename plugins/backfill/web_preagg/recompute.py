@@ -161,29 +161,36 @@ def recompute_team_day(
 
     started = time.monotonic()
     as_of = ingested_by()  # the inserts and the verification read the same events, ingestion going on
-    try:
-        per_table = {}
-        for table in tables:
-            per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew, as_of)
-        # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
-        # pageviews ARE the source's counted events, and every other table must hold the same total.
-        source = per_table[SHORT[tables[0]]]["pageviews"]
-        for table in tables:
-            got = per_table[SHORT[table]]["pageviews"]
-            if got != source:
-                raise VerificationError(
-                    f"team {team_id} day {day} {table}: {got} pageviews after recompute, "
-                    f"{SHORT[tables[0]]} has {source}"
-                )
-        detail = {"tables": per_table, "reason": reason, "seconds": round(time.monotonic() - started, 3)}
-        ledger.succeed(key, owner, source_count=source, target_count=source, detail=detail)
-        log.info("team %s day %s: recomputed %s, %s source pageviews", team_id, day, per_table, source)
-        return {**result, "status": "done", "source_pageviews": source, "detail": per_table}
-    except ClaimLost:
-        raise
-    except BaseException as exc:
+    with ch.metered() as cost:  # the ClickHouse cost of this partition, stored on its ledger row
         try:
-            ledger.fail(key, owner, f"{type(exc).__name__}: {exc}")
-        except Exception as ledger_exc:
-            log.warning("could not record failure of team %s day %s: %s", team_id, day, ledger_exc)
-        raise
+            per_table = {}
+            for table in tables:
+                per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew, as_of)
+            # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
+            # pageviews ARE the source's counted events, and every other table must hold the same total.
+            source = per_table[SHORT[tables[0]]]["pageviews"]
+            for table in tables:
+                got = per_table[SHORT[table]]["pageviews"]
+                if got != source:
+                    raise VerificationError(
+                        f"team {team_id} day {day} {table}: {got} pageviews after recompute, "
+                        f"{SHORT[tables[0]]} has {source}"
+                    )
+        except ClaimLost:
+            raise
+        except BaseException as exc:
+            try:
+                detail = {"reason": reason, "clickhouse": cost.stats.to_dict()}
+                ledger.fail(key, owner, f"{type(exc).__name__}: {exc}", detail=detail)
+            except Exception as ledger_exc:
+                log.warning("could not record failure of team %s day %s: %s", team_id, day, ledger_exc)
+            raise
+    detail = {
+        "tables": per_table,
+        "reason": reason,
+        "seconds": round(time.monotonic() - started, 3),
+        "clickhouse": cost.stats.to_dict(),
+    }
+    ledger.succeed(key, owner, source_count=source, target_count=source, detail=detail)
+    log.info("team %s day %s: recomputed %s, %s source pageviews", team_id, day, per_table, source)
+    return {**result, "status": "done", "source_pageviews": source, "detail": per_table}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from backfill.clickhouse import NO_QUERIES, QueryStats
+from backfill.ledger import detail_of
 from backfill.web_preagg import SHORT, TABLES
 from backfill.web_preagg.detect import Detection
 
@@ -28,6 +30,7 @@ def build_report(detection: dict, plan: dict, results: list[dict], ledger_rows: 
             per_table[SHORT[t]]["stale"] += 1
     by_key = {(int(r["team_id"]), r["day"]): r for r in results if r}
     failed, skipped = [], []
+    cost, rows_done = NO_QUERIES, 0
     for item in plan["planned"]:
         key = (int(item["team_id"]), item["day"])
         team_days["planned"] += 1
@@ -42,6 +45,10 @@ def build_report(detection: dict, plan: dict, results: list[dict], ledger_rows: 
             failed.append({**item, "error": row.get("error") or "task failed or did not run (see its log)"})
         elif status == "skipped":
             skipped.append({**item, "detail": res.get("detail", "")})
+        if status in ("done", "failed"):  # the ClickHouse cost this run's attempt recorded
+            cost = cost + QueryStats.from_dict(detail_of((ledger_rows or {}).get(key)).get("clickhouse"))
+        if status == "done":
+            rows_done += int(res.get("source_pageviews") or 0)
         team_days[status] += 1
         for t in item["tables"]:
             per_table[SHORT[t]][status] += 1
@@ -56,6 +63,8 @@ def build_report(detection: dict, plan: dict, results: list[dict], ledger_rows: 
         "skipped_claimed": skipped,
         "warnings": plan.get("warnings", []),
         "not_planned": len(plan.get("skipped", [])),
+        "pageviews_recomputed": rows_done,
+        "clickhouse": cost.to_dict(),
     }
 
 
@@ -72,6 +81,12 @@ def format_report(report: dict) -> str:
     if report["not_planned"]:
         lines.append(
             f"{report['not_planned']} missing/stale team-day(s) left for later runs (see the plan log)"
+        )
+    ch = report.get("clickhouse") or {}
+    if ch.get("queries"):
+        lines.append(
+            f"ClickHouse: {ch['queries']} queries read {ch['rows_read']} rows / {ch['bytes_read']} bytes, "
+            f"wrote {ch['rows_written']} rows / {ch['bytes_written']} bytes in {ch['elapsed_s']:.2f} s"
         )
     for f in report["failed"]:
         lines.append(f"FAILED  team {f['team_id']} day {f['day']}: {f['error']}")

@@ -10,8 +10,10 @@ import datetime as dt
 import logging
 from typing import Any
 
+from backfill import metrics
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
+from backfill.coverage import CoverageStore
 from backfill.ledger import Ledger
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND
@@ -56,11 +58,13 @@ def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | 
     return {"params": rp.to_dict(), "window": window.to_dict(), **selection.to_dict()}
 
 
-def run_detect(selection: dict) -> dict:
+def run_detect(selection: dict, *, dag_id: str, run_id: str) -> dict:
+    """Detect, and record what was seen per team-day for the coverage page and the freshness check."""
     rp = parse_params(selection["params"])
     window = Window.from_dict(selection["window"])
     with AppDB.from_conn_id() as appdb:
         d = detect(ClickHouse.from_conn_id(), Ledger(appdb), selection["team_ids"], window, rp.tables)
+        CoverageStore(appdb).record(FAMILY, d.observations(), dag_id=dag_id, run_id=run_id)
     log.info(
         "%d team-days missing (%d partitions), %d stale, %d complete",
         len(d.missing),
@@ -127,6 +131,14 @@ def run_report(detection: dict, plan: dict, results: list[dict] | None) -> dict:
                 ledger_rows[(int(r["team_id"]), r["day"].isoformat())] = r
     report = build_report(detection, plan, results, ledger_rows)
     log.info("report:\n%s", format_report(report))
+    if not report["dry_run"]:
+        metrics.emit_run(
+            FAMILY,
+            {**report["team_days"], "deferred": report["not_planned"]},
+            rows_exported=report["pageviews_recomputed"],
+            rows_registered=report["pageviews_recomputed"],
+            clickhouse=report["clickhouse"],
+        )
     if report["failed"]:
         failed = "; ".join(f"team {f['team_id']} {f['day']}" for f in report["failed"])
         raise RuntimeError(f"{len(report['failed'])} team-day(s) failed: {failed}")

@@ -1,0 +1,67 @@
+"""Hourly freshness check of both families: gauges per family, and a loud failure (with an alert)
+when a team's yesterday is not complete by its deadline.
+
+Wiring only; the logic is in plugins/backfill/freshness.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.providers.http.notifications.http import HttpNotifier
+from airflow.sdk import Variable, dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from backfill.appdb import AppDB
+from backfill.freshness import run_check
+from backfill.settings import OBSERVABILITY, WEB_PREAGG
+
+# Sent when a check fails: the task's exception is the message naming the teams and days. Point the HTTP
+# connection at any webhook (Slack's incoming webhooks accept this JSON); see the README for Slack's and
+# email's own notifiers.
+ALERT = HttpNotifier(
+    http_conn_id=OBSERVABILITY.alerts_http_conn_id,
+    json={
+        "text": "{{ exception }}",
+        "dag_id": "{{ dag.dag_id }}",
+        "task_id": "{{ ti.task_id }}",
+        "run_id": "{{ run_id }}",
+    },
+)
+
+
+def _variable_get(name: str) -> str | None:
+    return Variable.get(name, default=None)
+
+
+@dag(
+    dag_id=OBSERVABILITY.freshness_dag_id,
+    schedule=CronTriggerTimetable(OBSERVABILITY.freshness_schedule, timezone="UTC"),
+    start_date=dt.datetime.fromisoformat(WEB_PREAGG.start_date).replace(tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": WEB_PREAGG.owner, "retries": 0},
+    tags=["backfill", "freshness"],
+    doc_md=f"""### {OBSERVABILITY.freshness_dag_id}
+Hourly. For each family (web_preagg, duckling), from what the runs stored (coverage and ledger, never
+ClickHouse): each team's newest complete day (done or no traffic) over the last
+{OBSERVABILITY.freshness_window_days} days, sent as the `backfill.<family>.freshness_lag_days` and
+`backfill.<family>.teams_behind` gauges. The objective: yesterday (UTC) complete by
+{OBSERVABILITY.freshness_deadline_utc} UTC, per family and per team overridable in the Variable
+`{OBSERVABILITY.freshness_variable}`. A family's check task **fails** when a team missed it, naming the
+teams and days, and the HTTP notifier posts that message to the connection
+`{OBSERVABILITY.alerts_http_conn_id}` (nothing is sent while that connection does not exist).
+""",
+)
+def backfill_freshness():
+    for family in ("web_preagg", "duckling"):
+
+        @task(task_id=f"check_{family}", on_failure_callback=[ALERT])
+        def check(family: str = family) -> dict:
+            with AppDB.from_conn_id() as db:
+                return run_check(family, db, _variable_get, dt.datetime.now(dt.UTC))
+
+        check()
+
+
+backfill_freshness()
