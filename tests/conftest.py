@@ -49,7 +49,13 @@ CLICKHOUSE_TABLES = (
     "web_pre_aggregated_stats",
     "web_pre_aggregated_bounces",
 )
-APP_TABLES = ("posthog_team", "duckling_registry", "backfill_ledger", "duckling_team_state", "backfill_coverage")
+APP_TABLES = (
+    "posthog_team",
+    "duckling_registry",
+    "backfill_ledger",
+    "duckling_team_state",
+    "backfill_coverage",
+)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -43,3 +43,9 @@ def world(world_snapshot, appdb):
 @pytest.fixture
 def ledger(appdb):
     return Ledger(appdb)
+
+
+@pytest.fixture
+def dag(dag_module):
+    """dags/web_preagg_backfill.py, loaded fresh."""
+    return dag_module("web_preagg_backfill")

@@ -29,11 +29,6 @@ WINDOW = Window(SPEC.start_day, WINDOW_END)
 CONF = {"end_date": WINDOW_END.isoformat(), "lookback_days": SPEC.days}
 
 
-@pytest.fixture
-def dag(dag_module):
-    return dag_module("web_preagg_backfill")
-
-
 _RUNS = iter(range(1, 10_000))
 
 

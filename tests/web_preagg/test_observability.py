@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from test_dag import CONF, WINDOW, dag, run, xcom  # noqa: F401  (dag: the fixture)
+from test_dag import CONF, WINDOW, run, xcom
 from wp_helpers import ENABLED, EXPECTED_MISSING, WINDOW_END, python_team_day_pageviews, tq
 
 from backfill.coverage import grid
