@@ -220,7 +220,9 @@ def grid(db: AppDB, family: str, start: dt.date, end: dt.date, team_ids: list[in
             if obs is not None:
                 cell.source_count, cell.target_count = obs["source_count"], obs["target_count"]
                 cell.dag_id, cell.run_id, cell.updated_at = obs["dag_id"], obs["run_id"], obs["observed_at"]
-            if led is not None and (obs is None or led["updated_at"] >= obs["observed_at"]):
+            # the ledger's run "last touched" the cell when its row is newer, or decides the state
+            ledger_decides = cell.state in (FAILED_STATE, IN_PROGRESS)
+            if led is not None and (ledger_decides or obs is None or led["updated_at"] >= obs["observed_at"]):
                 cell.dag_id, cell.run_id = _run_of(led)
                 cell.updated_at = led["updated_at"]
                 if led.get("source_count") is not None:

@@ -1,0 +1,225 @@
+"""The coverage picture: one team x day heatmap per family, as HTML (the Airflow UI page) and as a PNG
+(``python -m backfill coverage --png FILE``). Both draw a ``coverage.Grid``; the colours are defined once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from backfill.coverage import FAMILIES, STATES, Grid
+from backfill.params import team_id_list
+from backfill.settings import OBSERVABILITY
+
+COLOURS = {
+    "done": "#2e9e5b",
+    "missing": "#d64545",
+    "stale": "#e8a33d",
+    "failed": "#7b1f8c",
+    "in_progress": "#3d7be8",
+    "no_traffic": "#d9dde3",
+    "not_checked": "#ffffff",
+}
+LABELS = {s: s.replace("_", " ") for s in STATES}
+MAX_TEAMS = 500  # one page of rows: a filter narrows it
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Query:
+    """The page's filters, validated: a known family, a window of at most a year, integer team ids."""
+
+    family: str
+    start: dt.date
+    end: dt.date
+    team_ids: list[int] | None
+
+    @classmethod
+    def parse(
+        cls,
+        family: str | None,
+        start: str | None,
+        end: str | None,
+        teams: str | None,
+        today: dt.date | None = None,
+    ) -> Query:
+        family = family or "web_preagg"
+        if family not in FAMILIES:
+            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+        today = today or dt.datetime.now(dt.UTC).date()
+        try:
+            end_day = dt.date.fromisoformat(end) if end else today - dt.timedelta(days=1)
+            start_day = (
+                dt.date.fromisoformat(start)
+                if start
+                else end_day - dt.timedelta(days=OBSERVABILITY.coverage_default_days - 1)
+            )
+        except ValueError:
+            raise ValueError("start and end must be dates, YYYY-MM-DD") from None
+        if start_day > end_day:
+            raise ValueError(f"start {start_day} is after end {end_day}")
+        if (end_day - start_day).days + 1 > MAX_DAYS:
+            raise ValueError(f"the window is longer than {MAX_DAYS} days")
+        team_ids = team_id_list(teams or "", "teams") or None
+        return cls(family, start_day, end_day, team_ids)
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    """The Airflow UI page of a DAG run (relative to the api-server's root)."""
+    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def _cell_title(c) -> str:
+    parts = [f"team {c.team_id} · {c.day} · {LABELS[c.state]}"]
+    if c.source_count is not None:
+        parts.append(f"source {c.source_count}")
+    if c.target_count is not None:
+        parts.append(f"target {c.target_count}")
+    if c.clickhouse and c.clickhouse.get("queries"):
+        ch = c.clickhouse
+        parts.append(f"ClickHouse read {ch['rows_read']} rows, wrote {ch['rows_written']}")
+    if c.run_id:
+        parts.append(f"run {c.run_id}")
+    if c.error:
+        parts.append(f"error: {c.error[:300]}")
+    return "\n".join(parts)
+
+
+def render_html(grid: Grid, query: Query, base: str) -> str:
+    """The page: filters, legend, counts, the heatmap (each cell links to the run that last touched it)."""
+    e = html.escape
+    days = [grid.start + dt.timedelta(days=i) for i in range((grid.end - grid.start).days + 1)]
+    by_team: dict[int, dict] = {}
+    for c in grid.cells:
+        by_team.setdefault(c.team_id, {})[c.day] = c
+    counts, cost = grid.counts(), grid.cost()
+    tabs = " ".join(
+        f'<a class="tab{" on" if f == grid.family else ""}" href="{e(base)}?'
+        f'{e(urlencode({"family": f, "start": query.start, "end": query.end}))}">{e(f)}</a>'
+        for f in FAMILIES
+    )
+    legend = " ".join(
+        f'<span class="key"><i style="background:{COLOURS[s]}"></i>{e(LABELS[s])} '
+        f'<b data-state="{s}">{counts[s]}</b></span>'
+        for s in STATES
+    )
+    head = "".join(
+        f'<th title="{d}">{d:%d}<br><small>{d:%b}</small></th>'
+        if d.day == 1 or d == days[0]
+        else f'<th title="{d}">{d:%d}</th>'
+        for d in days
+    )
+    rows = []
+    for team in grid.team_ids[:MAX_TEAMS]:
+        cells = []
+        for d in days:
+            c = by_team.get(team, {}).get(d)
+            if c is None:
+                cells.append("<td></td>")
+                continue
+            title = e(_cell_title(c))
+            style = f"background:{COLOURS[c.state]}"
+            attrs = f'class="c" data-team="{team}" data-day="{d}" data-state="{c.state}" title="{title}"'
+            if c.dag_id and c.run_id:
+                href = e(run_url(c.dag_id, c.run_id))
+                cells.append(f'<td {attrs} style="{style}"><a href="{href}" target="_top"></a></td>')
+            else:
+                cells.append(f'<td {attrs} style="{style}"></td>')
+        rows.append(f'<tr><th class="team">team {team}</th>{"".join(cells)}</tr>')
+    more = len(grid.team_ids) - MAX_TEAMS
+    note = f"<p>{more} more teams: narrow the team filter.</p>" if more > 0 else ""
+    teams_value = ",".join(map(str, query.team_ids or []))
+    json_href = f"{base.rsplit('/', 1)[0]}/api/coverage?" + urlencode(
+        {
+            "family": grid.family,
+            "start": grid.start,
+            "end": grid.end,
+            **({"teams": teams_value} if teams_value else {}),
+        }
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Backfill coverage · {e(grid.family)}</title>
+<style>
+body {{ font: 13px system-ui, sans-serif; margin: 16px; color: #1d2330; }}
+h1 {{ font-size: 18px; margin: 0 0 8px; }}
+.tab {{ padding: 4px 10px; border: 1px solid #c7ccd6; border-radius: 4px; text-decoration: none; color: inherit; }}
+.tab.on {{ background: #1d2330; color: #fff; }}
+form {{ margin: 10px 0; display: flex; gap: 8px; align-items: end; flex-wrap: wrap; }}
+label {{ display: flex; flex-direction: column; font-size: 11px; color: #5b6475; }}
+.key {{ margin-right: 12px; white-space: nowrap; }}
+.key i {{ display: inline-block; width: 12px; height: 12px; border: 1px solid #aab; vertical-align: -2px; margin-right: 4px; }}
+table.heat {{ border-collapse: collapse; margin-top: 10px; }}
+table.heat th {{ font-weight: normal; font-size: 10px; color: #5b6475; padding: 0 1px; }}
+table.heat th.team {{ text-align: right; padding-right: 6px; white-space: nowrap; }}
+table.heat td.c {{ width: 16px; height: 16px; border: 1px solid #fff; padding: 0; }}
+table.heat td.c a {{ display: block; width: 100%; height: 100%; }}
+.cost {{ color: #5b6475; margin-top: 6px; }}
+</style></head>
+<body>
+<h1>Backfill coverage</h1>
+<div>{tabs}</div>
+<form method="get" action="{e(base)}">
+  <input type="hidden" name="family" value="{e(grid.family)}">
+  <label>from <input type="date" name="start" value="{grid.start}"></label>
+  <label>to <input type="date" name="end" value="{grid.end}"></label>
+  <label>teams <input type="text" name="teams" value="{e(teams_value)}" placeholder="all, or 1,2,3"></label>
+  <button type="submit">Show</button> <a href="{e(json_href)}">JSON</a>
+</form>
+<div class="legend">{legend}</div>
+<div class="cost">ClickHouse cost of the backfill's partitions in this window: {cost["queries"]} queries,
+{cost["rows_read"]:,} rows / {cost["bytes_read"]:,} bytes read, {cost["rows_written"]:,} rows written,
+{cost["elapsed_s"]:.1f} s.</div>
+<table class="heat" id="heatmap"><thead><tr><th></th>{head}</tr></thead><tbody>
+{"".join(rows) or "<tr><td>No team has coverage or ledger rows in this window.</td></tr>"}
+</tbody></table>
+{note}
+</body></html>
+"""
+
+
+def render_png(grid: Grid, path: str) -> None:
+    """The same heatmap as a PNG (matplotlib, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    days = [grid.start + dt.timedelta(days=i) for i in range((grid.end - grid.start).days + 1)]
+    teams = grid.team_ids[:MAX_TEAMS] or [0]
+    index = {s: i for i, s in enumerate(STATES)}
+    matrix = [[index["not_checked"]] * len(days) for _ in teams]
+    row_of = {t: i for i, t in enumerate(teams)}
+    for c in grid.cells:
+        if c.team_id in row_of:
+            matrix[row_of[c.team_id]][(c.day - grid.start).days] = index[c.state]
+    width = min(24, 3 + 0.28 * len(days))
+    height = min(40, 2.2 + 0.28 * len(teams))
+    fig, ax = plt.subplots(figsize=(width, height))
+    cmap = ListedColormap([COLOURS[s] for s in STATES])
+    ax.imshow(matrix, cmap=cmap, vmin=0, vmax=len(STATES) - 1, aspect="auto", interpolation="nearest")
+    ax.set_yticks(range(len(teams)), [f"team {t}" for t in teams], fontsize=8)
+    step = max(1, len(days) // 15)
+    ax.set_xticks(range(0, len(days), step), [days[i].isoformat() for i in range(0, len(days), step)],
+                  rotation=60, ha="right", fontsize=8)  # fmt: skip
+    ax.set_xticks([x - 0.5 for x in range(len(days) + 1)], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(len(teams) + 1)], minor=True)
+    ax.grid(which="minor", color="white", linewidth=1)
+    ax.tick_params(which="minor", length=0)
+    counts = grid.counts()
+    ax.legend(
+        handles=[
+            Patch(facecolor=COLOURS[s], edgecolor="#999", label=f"{LABELS[s]} ({counts[s]})") for s in STATES
+        ],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize=8,
+        frameon=False,
+    )
+    ax.set_title(f"{grid.family} coverage {grid.start}..{grid.end}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

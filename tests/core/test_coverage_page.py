@@ -1,0 +1,98 @@
+"""The coverage page and its JSON behind Airflow's own authentication: the real api-server app (its
+plugin loading, its auth manager with all-admins OFF), requests through FastAPI's test client.
+
+Anonymous -> 401, a forged token -> 403, a user without a role -> 403, a viewer -> the page and the JSON,
+which equal the grid computed from the same app DB rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from backfill.coverage import CoverageStore, Observation, grid
+from backfill.ledger import Ledger, PartitionKey
+
+D = dt.date(2024, 3, 1)
+
+
+@pytest.fixture
+def api(airflow_db, connections, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "viewer:viewer")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(tmp_path / "passwords.json"))
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app("core"))
+
+    def token(role: str | None) -> str:
+        return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=f"u-{role}", role=role))
+
+    return client, token
+
+
+def _seed(appdb) -> None:
+    """Two teams, four days: the ledger rows of one run, then a later detection's observations."""
+    ledger = Ledger(appdb)
+    owner = "duckling_backfill:manual__one"
+    for day, source in ((D, 100), (D + dt.timedelta(days=1), 90)):  # day 2: the source changed since
+        key = PartitionKey("duckling", 1, day, "events")
+        assert ledger.claim(key, owner, 60)
+        ledger.succeed(key, owner, source_count=source, target_count=source,
+                       detail={"clickhouse": {"rows_read": 500, "rows_written": source, "queries": 1}})  # fmt: skip
+    key = PartitionKey("duckling", 2, D, "events")
+    assert ledger.claim(key, owner, 60)
+    ledger.fail(key, owner, "bucket <b>gone</b>")
+    CoverageStore(appdb).record(
+        "duckling",
+        [Observation(1, D + dt.timedelta(days=i), 100 + i) for i in range(4)]
+        + [Observation(2, D + dt.timedelta(days=i), 0 if i == 3 else 50) for i in range(4)],
+        dag_id="duckling_backfill",
+        run_id="scheduled__2024-03-05",
+    )
+
+
+def test_routes_require_an_authenticated_user_with_dag_read_access(api, appdb):
+    client, token = api
+    _seed(appdb)
+    url = f"/backfill/api/coverage?family=duckling&start={D}&end={D + dt.timedelta(days=3)}"
+    assert client.get(url).status_code == 401
+    assert client.get("/backfill/coverage").status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer not-a-jwt"}).status_code == 403
+    assert client.get(url, headers={"Authorization": f"Bearer {token(None)}"}).status_code == 403
+
+    viewer = {"Authorization": f"Bearer {token('viewer')}"}
+    got = client.get(url, headers=viewer)
+    assert got.status_code == 200
+    expected = grid(appdb, "duckling", D, D + dt.timedelta(days=3)).to_dict()
+    assert got.json() == {
+        **expected,
+        "cells": [{**c, "updated_at": c["updated_at"]} for c in expected["cells"]],
+    }
+    states = {(c["team_id"], c["day"]): c["state"] for c in got.json()["cells"]}
+    assert states == {
+        (1, "2024-03-01"): "done",
+        (1, "2024-03-02"): "stale",  # registered 90 rows, the detection saw 101
+        (1, "2024-03-03"): "missing",
+        (1, "2024-03-04"): "missing",
+        (2, "2024-03-01"): "failed",
+        (2, "2024-03-02"): "missing",
+        (2, "2024-03-03"): "missing",
+        (2, "2024-03-04"): "no_traffic",
+    }
+    assert got.json()["clickhouse"]["rows_read"] == 1000  # the two registered partitions' cost
+
+    # the same through the UI's cookie, as the browser sends it; the error is escaped in the page
+    page = client.get(f"/backfill/coverage?family=duckling&start={D}&end={D + dt.timedelta(days=3)}",
+                      cookies={"_token": token("viewer")})  # fmt: skip
+    assert page.status_code == 200
+    assert page.text.count('class="c"') == 8
+    assert 'data-team="2" data-day="2024-03-01" data-state="failed"' in page.text
+    assert "bucket &lt;b&gt;gone&lt;/b&gt;" in page.text and "<b>gone</b>" not in page.text
+    assert 'href="/dags/duckling_backfill/runs/manual__one"' in page.text
+
+    # bad filters: a clear 400, nothing formatted into SQL
+    for bad in ("family=events", "teams=1;DROP", "start=2024-13-01", f"start={D}&end=2023-01-01"):
+        assert client.get(f"/backfill/api/coverage?{bad}", headers=viewer).status_code == 400, bad
