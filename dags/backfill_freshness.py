@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import Variable, dag, task
+from airflow.sdk import Variable, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from backfill.appdb import AppDB
@@ -58,8 +58,10 @@ def backfill_freshness():
 
         @task(task_id=f"check_{family}", on_failure_callback=[ALERT])
         def check(family: str = family) -> dict:
+            # a scheduled run checks as of its own time; a manual trigger without a date, as of now
+            as_of = get_current_context().get("logical_date") or dt.datetime.now(dt.UTC)
             with AppDB.from_conn_id() as db:
-                return run_check(family, db, _variable_get, dt.datetime.now(dt.UTC))
+                return run_check(family, db, _variable_get, as_of)
 
         check()
 
