@@ -2,6 +2,7 @@
 
 Commands
   gaps web-preagg --days-back N   per-team, per-day coverage of both pre-aggregated tables
+  coverage [--png FILE]           the coverage heatmap of a family, from what the runs stored
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 # command name -> module that provides ``add_arguments(parser)`` and ``main(args) -> int``
 COMMANDS = {
     "gaps": "backfill.cli_gaps",
+    "coverage": "backfill.cli_coverage",
 }
 
 

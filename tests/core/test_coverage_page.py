@@ -96,3 +96,46 @@ def test_routes_require_an_authenticated_user_with_dag_read_access(api, appdb):
     # bad filters: a clear 400, nothing formatted into SQL
     for bad in ("family=events", "teams=1;DROP", "start=2024-13-01", f"start={D}&end=2023-01-01"):
         assert client.get(f"/backfill/api/coverage?{bad}", headers=viewer).status_code == 400, bad
+
+
+def test_png_from_the_command_line_draws_the_same_states(appdb, connections, tmp_path):
+    """``python -m backfill coverage --png``: a real PNG whose cells have the states' colours."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from backfill.coverage_view import COLOURS
+    from backfill.settings import PROJECT_ROOT
+
+    _seed(appdb)
+    out = tmp_path / "coverage.png"
+    args = [
+        "--family",
+        "duckling",
+        "--start",
+        str(D),
+        "--end",
+        str(D + dt.timedelta(days=3)),
+        "--png",
+        str(out),
+    ]
+    env = {**__import__("os").environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")}
+    done = subprocess.run([sys.executable, "-m", "backfill", "coverage", *args], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pixels = Image.open(out).convert("RGB").getcolors(maxcolors=1 << 20)
+    area = {colour: n for n, colour in pixels}
+
+    def drawn(state: str) -> int:
+        return area.get(tuple(int(COLOURS[state][i : i + 2], 16) for i in (1, 3, 5)), 0)
+
+    legend_only = drawn("in_progress")  # no cell is in progress: its colour is only the legend's patch
+    assert legend_only > 0
+    # the seeded states fill cells (missing: 4 cells, the others 1 each), far more than a legend patch
+    for state, cells in (("done", 1), ("stale", 1), ("failed", 1), ("no_traffic", 1), ("missing", 4)):
+        assert drawn(state) > 3 * cells * legend_only, (state, drawn(state), legend_only)
+
+    bad = subprocess.run([sys.executable, "-m", "backfill", "coverage", "--teams", "1;DROP"], env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and "1;DROP" in bad.stderr
