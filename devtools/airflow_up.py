@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -13,6 +15,8 @@ from backfill.settings import LOCAL_DIR
 from devtools import localstack
 from devtools.airflow_env import DEFAULT_PARALLELISM, POOLS_FILE, PROJECT_DAG_IDS, embedded_connections
 from devtools.airflow_stack import AirflowError, LocalAirflow
+
+SESSIONS_PER_DAY = 150  # lighter than `make demo`: the scheduler runs it on a laptop in the background
 
 
 def _start_or_reuse_postgres(base_dir: Path):
@@ -66,44 +70,69 @@ def schema_fingerprint() -> str:
 
 
 def seed_embedded_demo(chdb_path: Path, app_db_url: str) -> bool:
-    """First start only: the ClickHouse schema, the demo events and the demo teams. True if seeded."""
+    """First start only: the demo world of ``make demo`` (traffic over the last weeks ending yesterday,
+    teams enabled, the "daily job" pre-aggregations with deliberate gaps). True if seeded."""
     from backfill.appdb import AppDB
     from backfill.clickhouse import ClickHouse
-    from backfill.clickhouse_schema import create_clickhouse_schema
-    from devtools.demo_data import DemoSpec, generate
+    from devtools.demo import demo_spec, seed_demo_world
 
     db = AppDB.from_url(app_db_url)
     db.create_schema()
     marker = Path(chdb_path) / ".seeded"
     shape = schema_fingerprint()
-    if marker.exists():
-        db.engine.dispose()
-        if shape not in marker.read_text():
-            raise SystemExit(
-                f"{chdb_path} holds demo tables made with an older ClickHouse schema; "
-                "start again with `bash scripts/airflow-local.sh --reset` (or remove that directory)"
-            )
-        return False
-    ch = ClickHouse.embedded(str(chdb_path))
     try:
-        create_clickhouse_schema(ch)
-        spec = DemoSpec()
-        generate(ch, spec)
+        if marker.exists():
+            if shape not in marker.read_text():
+                raise SystemExit(
+                    f"{chdb_path} holds demo tables made with an older ClickHouse schema; "
+                    "start again with `bash scripts/airflow-local.sh --reset` (or remove that directory)"
+                )
+            return False
+        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        ch = ClickHouse.embedded(str(chdb_path))
+        try:
+            seed_demo_world(ch, db, demo_spec(yesterday, sessions_per_day=SESSIONS_PER_DAY), yesterday)
+        finally:
+            ch.close()  # the scheduler's task processes must be able to lock the directory
+        marker.write_text(f"demo data generated; schema {shape}\n")
+        return True
     finally:
-        ch.close()  # the scheduler's task processes must be able to lock the directory
-    db.upsert_teams(
-        [
-            {"id": t, "name": f"demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
-            for t in spec.team_ids
-        ]
-    )
-    db.engine.dispose()
-    marker.write_text(f"demo data generated; schema {shape}\n")
-    return True
+        db.engine.dispose()
+
+
+def fresh_demo_ducklings(app_db_url: str, lakes: Path, aws_connection: str) -> list[int]:
+    """Every start: the demo ducklings, empty. moto keeps S3 in memory, so files from an earlier start
+    are gone: their catalogs, ledger rows and team state go too, and the DAGs fill them again."""
+    from backfill.appdb import AppDB
+    from backfill.duckling.state import TeamState
+    from backfill.ledger import Ledger
+    from backfill.settings import DUCKLING
+    from devtools.demo import DEMO_DUCKLINGS, register_demo_ducklings
+
+    shutil.rmtree(lakes, ignore_errors=True)
+    db = AppDB.from_url(app_db_url)
+    previous = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection  # register_demo_duckling creates the buckets
+    try:
+        team_ids = db.web_analytics_enabled_team_ids()[:DEMO_DUCKLINGS]
+        for team_id in team_ids:
+            Ledger(db).forget(DUCKLING.family, team_id)
+            TeamState(db).forget(team_id)
+        from devtools.demo_data import DemoSpec
+
+        return register_demo_ducklings(db, DemoSpec(team_ids=tuple(team_ids)), lakes)
+    finally:
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = previous
+        db.engine.dispose()
 
 
 def up(args) -> int:
-    """Start everything in .local/airflow and run until interrupted; stop all by PID on exit."""
+    """Start everything in .local/airflow and run until interrupted (Ctrl-C or SIGTERM); stop all by PID
+    on exit, PostgreSQL included."""
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is a Ctrl-C here
     base = Path(args.dir)
     base.mkdir(parents=True, exist_ok=True)
     pg = _start_or_reuse_postgres(base / "pg")
@@ -117,14 +146,17 @@ def up(args) -> int:
         chdb_path = base / "chdb"
         if seed_embedded_demo(chdb_path, pg.url("posthog")):
             print(f"seeded demo data into {chdb_path} and teams into the app DB", flush=True)
+        connections = embedded_connections(chdb_path=chdb_path, app_db_url=app_url, s3_endpoint=s3.endpoint)
+        ducklings = fresh_demo_ducklings(
+            pg.url("posthog"), base / "lakes", connections["AIRFLOW_CONN_AWS_DEFAULT"]
+        )
+        print(f"demo ducklings (empty) for teams {ducklings}", flush=True)
         stack = LocalAirflow(
             home=base / "home",
             metadata_url=pg.url("airflow"),
             port=args.port,
             parallelism=args.parallelism,
-            connections=embedded_connections(
-                chdb_path=chdb_path, app_db_url=app_url, s3_endpoint=s3.endpoint
-            ),
+            connections=connections,
         )
         print("airflow db migrate ...", flush=True)
         stack.migrate()
@@ -161,6 +193,10 @@ def up(args) -> int:
         if s3:
             s3.stop()
         pg.stop()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def add_arguments(parser) -> None:

@@ -96,14 +96,7 @@ def main(args) -> int:
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    spec = DemoSpec(
-        team_ids=tuple(range(1, args.teams + 1)),
-        start_day=yesterday - dt.timedelta(days=args.days - 1),
-        days=args.days,
-        sessions_per_day=args.sessions_per_day,
-        quiet_days=((2, yesterday - dt.timedelta(days=4)),) if args.teams >= 2 else (),
-        mobile_team_ids=(args.teams,) if args.teams >= 3 else (),  # the last team is a mobile app
-    )
+    spec = demo_spec(yesterday, args.teams, args.days, args.sessions_per_day)
     s3 = localstack.start_moto(root / "moto.log")
     try:
         stores = DemoStores(root, s3)
@@ -120,6 +113,18 @@ def main(args) -> int:
     return 0
 
 
+def demo_spec(yesterday: dt.date, teams: int = 3, days: int = 35, sessions_per_day: int = 400) -> DemoSpec:
+    """The demo's traffic: ``days`` days ending yesterday; team 2 has a quiet day, the last team is an app."""
+    return DemoSpec(
+        team_ids=tuple(range(1, teams + 1)),
+        start_day=yesterday - dt.timedelta(days=days - 1),
+        days=days,
+        sessions_per_day=sessions_per_day,
+        quiet_days=((2, yesterday - dt.timedelta(days=4)),) if teams >= 2 else (),
+        mobile_team_ids=(teams,) if teams >= 3 else (),  # the last team is a mobile app
+    )
+
+
 def _gap_days(spec: DemoSpec, yesterday: dt.date) -> list[tuple]:
     """The team-days the demo's "daily job" leaves out: both tables, or one table only."""
     return [
@@ -134,10 +139,26 @@ def _gap_days(spec: DemoSpec, yesterday: dt.date) -> list[tuple]:
 def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
     started = time.monotonic()
     ch = ClickHouse.embedded(str(stores.chdb))
+    app = AppDB.from_url(f"sqlite:///{stores.app_db}")
+    try:
+        gaps = seed_demo_world(ch, app, spec, yesterday)
+        register_demo_ducklings(app, spec, stores.lakes)
+        events = ch.scalar(template("count_events"), {})
+    finally:
+        ch.close()  # the DAG runs open the chdb directory in their own process
+    print(
+        f"generated {events:,} events for teams {list(spec.team_ids)} over {spec.days} days "
+        f"({spec.start_day} .. {spec.end_day}) in {time.monotonic() - started:.1f}s; the daily job's "
+        f"pre-aggregations leave {len(gaps)} team-days out on purpose; "
+        f"{min(DEMO_DUCKLINGS, len(spec.team_ids))} ducklings registered"
+    )
+
+
+def seed_demo_world(ch: ClickHouse, app: AppDB, spec: DemoSpec, yesterday: dt.date) -> list[tuple]:
+    """The demo's world (``make demo`` and ``make airflow``): the ClickHouse schema and events, the teams
+    enabled in the app DB, and the "daily job" pre-aggregations with deliberate gaps (returned)."""
     create_clickhouse_schema(ch)
     generate(ch, spec)
-    events = ch.scalar(template("count_events"), {})
-    app = AppDB.from_url(f"sqlite:///{stores.app_db}")
     app.create_schema()
     app.upsert_teams(
         [
@@ -149,20 +170,21 @@ def _prepare(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> None:
     seed_preaggregated(
         ch, list(spec.team_ids), spec.start_day, spec.end_day, skip=gaps, dag_id="demo_daily_job"
     )
-    for team_id in spec.team_ids[:DEMO_DUCKLINGS]:
+    return gaps
+
+
+def register_demo_ducklings(app: AppDB, spec: DemoSpec, lakes: Path) -> list[int]:
+    """The first demo teams get a duckling: a local DuckLake file under ``lakes``, data in a bucket of
+    aws_default's S3 (created if missing)."""
+    teams = list(spec.team_ids[:DEMO_DUCKLINGS])
+    for team_id in teams:
         register_demo_duckling(
             app,
             team_id,
             bucket=f"duckling-team-{team_id}",
-            catalog_path=stores.lakes / f"team_{team_id}" / "catalog.ducklake",
+            catalog_path=lakes / f"team_{team_id}" / "catalog.ducklake",
         )
-    ch.close()  # the DAG runs open the chdb directory in their own process
-    print(
-        f"generated {events:,} events for teams {list(spec.team_ids)} over {spec.days} days "
-        f"({spec.start_day} .. {spec.end_day}) in {time.monotonic() - started:.1f}s; the daily job's "
-        f"pre-aggregations leave {len(gaps)} team-days out on purpose; "
-        f"{min(DEMO_DUCKLINGS, len(spec.team_ids))} ducklings registered"
-    )
+    return teams
 
 
 def _web_gaps(stores: DemoStores, spec: DemoSpec, yesterday: dt.date) -> dict:

@@ -33,8 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from backfill.settings import DUCKLING, PROJECT_ROOT, WEB_PREAGG
+from backfill.settings import DUCKLING, OBSERVABILITY, PROJECT_ROOT, WEB_PREAGG
 from devtools import airflow_env, airflow_stack, localstack
+from devtools.statsd_sink import StatsdSink
 
 TEAM_IDS = (1, 2, 3)
 DUCKLING_TEAM = 1
@@ -45,6 +46,7 @@ DAG_FILES = {
     WEB_PREAGG.dag_id: "web_preagg_backfill.py",
     DUCKLING.daily_dag_id: "duckling_backfill.py",
     DUCKLING.full_dag_id: "duckling_backfill.py",
+    OBSERVABILITY.freshness_dag_id: "backfill_freshness.py",
 }
 
 
@@ -58,6 +60,7 @@ class E2EStack:
     s3: localstack.S3Server
     pg: localstack.PostgresServer
     bucket: str
+    statsd: StatsdSink  # every component sends Airflow's metrics (and the package's) here
     parsed: list[str] = field(default_factory=list)
 
     @property
@@ -182,6 +185,7 @@ def _teardown() -> None:
     if stack is None:
         return
     stack.airflow.stop()
+    stack.statsd.close()
     if os.environ.get("BACKFILL_KEEP_E2E") != "1":
         shutil.rmtree(stack.base, ignore_errors=True)
 
@@ -248,6 +252,7 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
     _seed(pg, s3, chdb_path, app_db, catalog_db, bucket)
 
     pools = airflow_env.load_pools()
+    statsd = StatsdSink()
     airflow = airflow_stack.LocalAirflow(
         home=base / "airflow",
         metadata_url=pg.url(meta_db),
@@ -261,6 +266,10 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         extra_env={
             "BACKFILL_FAULT_POINTS_FILE": str(base / "faults.json"),
             "BACKFILL_TASK_RETRY_DELAY_S": "2",
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": statsd.host,
+            "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         },
         connections=airflow_env.embedded_connections(
             chdb_path=chdb_path,
@@ -280,6 +289,7 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         s3=s3,
         pg=pg,
         bucket=bucket,
+        statsd=statsd,
     )
     try:
         airflow.migrate()
