@@ -14,6 +14,7 @@ from backfill import sql as sqlt
 from backfill.duckling import orphans
 from backfill.duckling.credentials import access_for
 from backfill.duckling.lake import open_lake
+from backfill.duckling.referenced import referenced
 from backfill.duckling.run import RunInfo
 from backfill.ledger import utcnow
 
@@ -66,7 +67,7 @@ def check(env, team_days: list[tuple[int, dt.date]]) -> Figures:
                 if has_events
                 else []
             )
-            registered = lake.registered_paths() if has_events else set()
+            registered = set(lake.referenced_files()) if has_events else set()
             lake_uuids = {}
             for day in days:
                 start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
@@ -91,9 +92,8 @@ def check(env, team_days: list[tuple[int, dt.date]]) -> Figures:
                 out.files_lost += 1
         for day in days:
             rows = env.ledger.rows("duckling", team_ids=[team], start=day, end=day, kind="events")
-            protected = orphans.protected_files(rows, utcnow())
             files = orphans.list_day_files(s3, duckling.bucket, team, day)
-            out.orphans_left += len(orphans.find_orphans(files, registered, protected))
+            out.orphans_left += len(orphans.find_orphans(files, referenced(registered, rows, utcnow())))
     return out
 
 

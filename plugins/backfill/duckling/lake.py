@@ -178,12 +178,11 @@ class Lake:
         self._txn(drop, f"team {self.team_id} drop lake tables")
 
     # --- events -------------------------------------------------------------------------------
-    def registered_paths(self) -> set[str]:
-        """Every data file path the catalog ever referenced (any snapshot), as absolute URLs."""
-        out = set()
-        for r in self._fetch(q("all_registered_paths")):
-            out.add(r["path"] if not r["path_is_relative"] else f"s3://{self.duckling.bucket}/{r['path']}")
-        return out
+    def referenced_files(self, basename: str = "") -> dict[str, str]:
+        """Every file the catalog references, full path -> where (data | delete | scheduled): the files of
+        any snapshot, and those scheduled for deletion until a cleanup removes them. With ``basename``,
+        only the paths ending with that file name. Part of the one referenced set (``referenced.py``)."""
+        return {r["path"]: r["source"] for r in self._fetch(q("referenced_files"), {"basename": basename})}
 
     def live_event_files(self, day: dt.date) -> set[str]:
         """The events files of this team-day in the current snapshot, as absolute URLs."""
@@ -193,9 +192,7 @@ class Lake:
         }
 
     def _already_registered(self, path: str) -> list[str]:
-        base = path.rsplit("/", 1)[-1]
-        hits = self._fetch(q("registered_paths"), {"basename": base})
-        return [h["path"] for h in hits if path.endswith(h["path"]) or h["path"].endswith(path)]
+        return [p for p in self.referenced_files(path.rsplit("/", 1)[-1]) if p == path]
 
     def register_events(
         self,

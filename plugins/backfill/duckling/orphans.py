@@ -1,28 +1,24 @@
 """Orphans: event files under a team-day prefix that the catalog never referenced.
 
 They are left by failed or killed attempts (export done, registration never committed). A file is an
-orphan only when (1) no snapshot of the catalog references it (a file replaced by a later day
-registration is still referenced by old snapshots: DuckLake's own expire/cleanup owns it), (2) the
-ledger records it for no partition that is still in progress (live claim) or that was exported on
-purpose with skip_ducklake_registration. Only such files are removed. Persons files are staging files
+orphan only when it is outside the referenced set (``referenced.py``: the catalog's files of any
+snapshot and those scheduled for deletion, and the files the ledger protects). Only such files are
+removed; what old snapshots reference belongs to DuckLake's own expire/cleanup (``maintenance.py``). Persons files are staging files
 (merged row by row, recorded in the ledger) and are not scanned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import describe
 from backfill.duckling.export import EVENTS, day_prefix
 from backfill.duckling.lake import open_lake
+from backfill.duckling.referenced import live, referenced
 from backfill.duckling.run import FAMILY, Env, RunInfo
-from backfill.ledger import CLAIMED, EXPORTED, FAILED, utcnow
-from backfill.settings import DUCKLING
-
-RETRY_GRACE = dt.timedelta(seconds=DUCKLING.lease_seconds)
+from backfill.ledger import utcnow
 
 
 def list_day_files(s3client, bucket: str, team_id: int, day: dt.date) -> list[str]:
@@ -47,19 +43,8 @@ def list_days_files(s3client, bucket: str, team_id: int, days: set[dt.date]) -> 
     return {day: sorted(files) for day, files in out.items()}
 
 
-def protected_files(ledger_rows: list[dict], now: dt.datetime) -> set[str]:
-    """Files the ledger says are wanted: of live claims, of recent failures (a retry may follow), or
-    exported without registration on purpose."""
-    keep: set[str] = set()
-    for r in ledger_rows:
-        recent_failure = r["status"] == FAILED and r["updated_at"] > now - RETRY_GRACE  # a retry may follow
-        if _live(r, now) or r["status"] == EXPORTED or recent_failure:
-            keep.update(json.loads(r["files"] or "[]"))
-    return keep
-
-
-def find_orphans(files: list[str], registered: set[str], protected: set[str]) -> list[str]:
-    return [f for f in files if f not in registered and f not in protected]
+def find_orphans(files: list[str], referenced_set: set[str]) -> list[str]:
+    return [f for f in files if f not in referenced_set]
 
 
 def remove(s3client, paths: list[str]) -> list[str]:
@@ -101,18 +86,14 @@ def sweep(items: list[dict], run: RunInfo, env: Env) -> SweepResult:
             rows = env.ledger.rows(FAMILY, team_ids=[team_id], start=min(days), end=max(days), kind=EVENTS)
             now = utcnow()
             with open_lake(duckling, access) as lake:
-                registered = lake.registered_paths() if lake.columns("events") else set()
+                catalog = lake.referenced_files() if lake.columns("events") else {}
             for day, files in sorted(listed.items()):
                 day_rows = [r for r in rows if r["day"] == day]
-                found = find_orphans(files, registered, protected_files(day_rows, now))
-                if any(_live(r, now) for r in day_rows):
+                found = find_orphans(files, referenced(catalog, day_rows, now))
+                if any(live(r, now) for r in day_rows):
                     out.kept += found
                 else:
                     out.removed += remove(s3, found)
         except Exception as exc:  # the report must not hide the partitions' outcome
             out.warnings.append(f"team {team_id}: orphan check skipped: {describe(exc)}")
     return out
-
-
-def _live(row: dict, now: dt.datetime) -> bool:
-    return row["status"] == CLAIMED and row["lease_expires_at"] is not None and row["lease_expires_at"] > now
