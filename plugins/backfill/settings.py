@@ -48,6 +48,7 @@ class Connections:
 
 @dataclass(frozen=True)
 class Pools:
+    duckling_maintenance: str = "duckling_maintenance"
     web_preagg: str = "web_preagg_backfill"
     duckling_export: str = "duckling_export"
     duckling_register: str = "duckling_register"
@@ -150,6 +151,19 @@ class LedgerDefaults:
 
 
 @dataclass(frozen=True)
+class MaintenanceDefaults:
+    dag_id: str = "duckling_maintenance"
+    family: str = "duckling_maintenance"  # ledger family: one row per (duckling, run day)
+    kind: str = "upkeep"
+    schedule: str = "0 3 * * *"  # daily, after the night's registrations
+    keep_snapshot_days: int = 7  # time travel kept: snapshots younger than this are never expired
+    # a file scheduled for deletion is deleted only this long after it left the last snapshot: a reader
+    # that started on an older snapshot, or a registration in flight, never finds its file gone
+    cleanup_margin_hours: int = 24
+    lease_seconds: int = 3600
+
+
+@dataclass(frozen=True)
 class ObservabilityDefaults:
     freshness_dag_id: str = "backfill_freshness"
     freshness_schedule: str = "15 * * * *"  # hourly: an objective is checked within the hour it passes
@@ -169,3 +183,4 @@ WEB_PREAGG = WebPreaggDefaults()
 DUCKLING = DucklingDefaults()
 LEDGER = LedgerDefaults()
 OBSERVABILITY = ObservabilityDefaults()
+MAINTENANCE = MaintenanceDefaults()

@@ -17,6 +17,7 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 class CatalogBusyError(DucklingError):
     """The local file catalog stayed locked by another process past the timeout."""
+
+
+_HIVE_DAY = re.compile(r"team_id=(\d+)/year=(\d+)/month=(\d+)/day=(\d+)/")
 
 
 def _lit(value: str) -> str:
@@ -228,6 +232,57 @@ class Lake:
                 before_commit()
 
         self._txn(body, f"team {self.team_id} day {day} register events")
+
+    # --- upkeep (maintenance.py) --------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self._fetch(q("lake_stats"))[0].items()}
+
+    def merge_adjacent_files(self, table: str) -> int:
+        """DuckLake's compaction of one table (within each partition); returns the files it merged. Not
+        for events: its files are registered in place under our own hive paths, which DuckLake 1.5.5's
+        compactor refuses (an internal error), so events days are rewritten by ``compact_events``."""
+        rows = self._fetch(
+            "CALL ducklake_merge_adjacent_files('lake', $table, schema => 'main')", {"table": table}
+        )
+        return sum(int(r.get("files_processed", 0) or 0) for r in rows)
+
+    def events_days_with_several_files(self) -> list[tuple[dt.date, int]]:
+        """(day, files) of this team's events partitions holding more than one live file."""
+        per_day: dict[dt.date, int] = {}
+        for r in self._fetch(q("live_events_file_paths")):
+            m = _HIVE_DAY.search(r["path"])
+            if m and int(m.group(1)) == self.team_id:
+                day = dt.date(int(m.group(2)), int(m.group(3)), int(m.group(4)))
+                per_day[day] = per_day.get(day, 0) + 1
+        return sorted((day, n) for day, n in per_day.items() if n > 1)
+
+    def compact_events_day(self, day: dt.date) -> None:
+        """Rewrite one team-day as one file, in one transaction; its rows (and their count) unchanged."""
+        start, end = day_window(day)
+        params = {"team_id": self.team_id, "day_start": start, "day_end": end}
+
+        def body():
+            for stmt in qs("rewrite_events_day"):
+                self.con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
+
+        self._txn(body, f"team {self.team_id} day {day} compact events")
+
+    def expire_snapshots(self, older_than: dt.datetime, *, dry_run: bool = False) -> list[int]:
+        """Expire the snapshots older than ``older_than`` (the current snapshot is never expired)."""
+        rows = self._fetch(
+            "CALL ducklake_expire_snapshots('lake', dry_run => $dry_run, older_than => $older_than)",
+            {"dry_run": dry_run, "older_than": older_than},
+        )
+        return [int(r["snapshot_id"]) for r in rows]
+
+    def cleanup_old_files(self, older_than: dt.datetime, *, dry_run: bool) -> list[str]:
+        """Delete (or list) the files scheduled for deletion before ``older_than``: files no snapshot
+        references any more."""
+        rows = self._fetch(
+            "CALL ducklake_cleanup_old_files('lake', dry_run => $dry_run, older_than => $older_than)",
+            {"dry_run": dry_run, "older_than": older_than},
+        )
+        return [r["path"] for r in rows]
 
     def events_day_count(self, day: dt.date) -> tuple[int, int]:
         start, end = day_window(day)

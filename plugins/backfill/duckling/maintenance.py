@@ -1,0 +1,127 @@
+"""Upkeep of one duckling (the ``duckling_maintenance`` DAG): compaction, snapshot expiry, file cleanup.
+
+Safe by construction (PostHog PR #46931 deleted referenced files):
+  * files are deleted only by DuckLake's own ``ducklake_cleanup_old_files``, which deletes only files
+    that left every snapshot (scheduled for deletion) — never this package's orphan logic, and never
+    ``ducklake_delete_orphaned_files`` (it would delete in-flight and export-only files under DATA_PATH);
+  * only files scheduled for deletion more than ``cleanup_margin_hours`` ago: a reader on an older
+    snapshot or a registration in flight keeps its files;
+  * a dry run first: if any candidate is a file the ledger still protects (``referenced.py``), nothing is
+    deleted this run and the report says why;
+  * snapshots younger than ``keep_snapshot_days`` are kept (time travel).
+Compaction: the persons tables (written by DuckLake in small merges) through
+``ducklake_merge_adjacent_files``, within each partition; the events table holds one file per team-day
+unless append mode (or a registration next to an earlier rewrite) left several, and only such days are
+rewritten as one file (found from the catalog's partition values; DuckLake's compactor refuses the
+externally registered hive paths).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from backfill.duckling import schema
+from backfill.duckling.credentials import access_for
+from backfill.duckling.errors import describe, is_transient_duckdb, with_retries
+from backfill.duckling.lake import open_lake
+from backfill.duckling.referenced import ledger_protected
+from backfill.duckling.run import FAMILY, Env, RunInfo
+from backfill.ledger import PartitionKey, utcnow
+from backfill.settings import MAINTENANCE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    keep_snapshot_days: int = MAINTENANCE.keep_snapshot_days
+    cleanup_margin_hours: int = MAINTENANCE.cleanup_margin_hours
+    compact: bool = True
+    dry_run: bool = False
+
+
+@dataclass
+class Upkeep:
+    team_id: int
+    merged_files: int = 0
+    compacted_days: list[str] = field(default_factory=list)  # events team-days rewritten as one file
+    expired_snapshots: int = 0
+    deleted_files: list[str] = field(default_factory=list)
+    cleanup_skipped: str | None = None
+    before: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["deleted_files"] = len(self.deleted_files)
+        return d
+
+
+def maintain_lake(lake, protected: set[str], policy: Policy, now: dt.datetime) -> Upkeep:
+    """Compaction, expiry, cleanup on an attached lake; ``protected``: files the ledger still wants."""
+    out = Upkeep(lake.team_id, before=lake.stats())
+    what = f"team {lake.team_id} upkeep"
+    if policy.compact and not policy.dry_run:
+        for table in schema.TABLES.values():
+            if not lake.columns(table.name):
+                continue
+            if table.name == schema.EVENTS.name:
+                for day, files in lake.events_days_with_several_files():
+                    lake.compact_events_day(day)
+                    out.merged_files += files
+                    out.compacted_days.append(day.isoformat())
+            else:
+                out.merged_files += with_retries(
+                    lambda t=table.name: lake.merge_adjacent_files(t),
+                    is_transient_duckdb,
+                    f"{what} merge {table.name}",
+                )
+    keep_after = now - dt.timedelta(days=policy.keep_snapshot_days)
+    out.expired_snapshots = len(
+        with_retries(
+            lambda: lake.expire_snapshots(keep_after, dry_run=policy.dry_run), is_transient_duckdb, what
+        )
+    )
+    # measured from the clock now, after the expiry: what it just scheduled waits the whole margin
+    margin = dt.datetime.now(dt.UTC) - dt.timedelta(hours=policy.cleanup_margin_hours)
+    candidates = lake.cleanup_old_files(margin, dry_run=True)
+    wanted = sorted(set(candidates) & protected)
+    if wanted:
+        out.cleanup_skipped = (
+            f"{len(wanted)} file(s) due for cleanup are still named by the ledger: {wanted[:3]}"
+        )
+        log.warning("team %s: cleanup skipped: %s", lake.team_id, out.cleanup_skipped)
+    elif candidates and not policy.dry_run:
+        out.deleted_files = with_retries(
+            lambda: lake.cleanup_old_files(margin, dry_run=False), is_transient_duckdb, what
+        )
+    elif policy.dry_run:
+        out.deleted_files = candidates  # what a real run would delete
+    out.after = lake.stats()
+    return out
+
+
+def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | None = None) -> dict[str, Any]:
+    """One duckling's upkeep under a ledger claim (two runs never maintain one duckling at once)."""
+    env = env or Env.from_connections()
+    day = (run.data_interval_start or dt.datetime.now(dt.UTC)).date()
+    key = PartitionKey(MAINTENANCE.family, int(team_id), day, MAINTENANCE.kind)
+    if not env.ledger.claim(key, run.owner, MAINTENANCE.lease_seconds):
+        return {"team_id": int(team_id), "status": "in_progress"}
+    try:
+        duckling = env.registry.get(int(team_id))
+        access = access_for(duckling, run.run_id, env.aws_conn_id)
+        now = utcnow().replace(tzinfo=dt.UTC)
+        rows = env.ledger.rows(FAMILY, team_ids=[int(team_id)])
+        with open_lake(duckling, access) as lake:
+            upkeep = maintain_lake(lake, ledger_protected(rows, now.replace(tzinfo=None)), policy, now)
+    except Exception as exc:
+        env.ledger.fail(key, run.owner, describe(exc))
+        raise
+    result = {"status": "done", **upkeep.to_dict()}
+    env.ledger.succeed(key, run.owner, detail=result)
+    log.info("team %s upkeep: %s", team_id, result)
+    return result

@@ -1,0 +1,153 @@
+"""Duckling upkeep on real components (chdb -> moto S3 -> DuckLake on PostgreSQL): the referenced set
+has a path from each of its sources, expiry + cleanup delete exactly what only expired snapshots used,
+compaction keeps every team-day's rows, and nothing referenced is ever deleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+from duckling_helpers import DAYS, ch_day_counts, lake_day_counts, run_partition, s3_keys
+
+from backfill.duckling.credentials import access_for
+from backfill.duckling.lake import open_lake
+from backfill.duckling.maintenance import Policy, maintain_duckling, maintain_lake
+from backfill.duckling.params import RunParams
+from backfill.duckling.referenced import referenced
+from backfill.duckling.registry import Registry
+from backfill.duckling.run import RunInfo
+from backfill.ledger import utcnow
+from devtools.demo_data import DemoSpec, generate
+
+NOW_POLICY = Policy(keep_snapshot_days=0, cleanup_margin_hours=0)  # expire and clean everything allowed
+
+
+def _lake(env, team):
+    duckling = Registry(env.db).get(team)
+    return open_lake(duckling, access_for(duckling))
+
+
+def _exists(env, team, path: str) -> bool:
+    duckling = Registry(env.db).get(team)
+    bucket, key = path[len("s3://") :].split("/", 1)
+    try:
+        access_for(duckling).boto3_client().head_object(Bucket=bucket, Key=key)
+        return True
+    except Exception:
+        return False
+
+
+def _all_referenced_exist(env, team) -> list[str]:
+    with _lake(env, team) as lake:
+        catalog = lake.referenced_files()
+    rows = env.ledger.rows("duckling", team_ids=[team])
+    return [p for p in referenced(catalog, rows, utcnow()) if not _exists(env, team, p)]
+
+
+def test_referenced_set_has_a_path_from_each_source(env, demo_data, make_duckling, clickhouse):
+    spec = DemoSpec(team_ids=(13,), start_day=DAYS[0], days=2, sessions_per_day=40, persons_per_team=5)
+    generate(clickhouse, spec)
+    make_duckling(13)
+    first = run_partition(env, 13, DAYS[0], run_id="r1")["files"][0]
+    second = run_partition(env, 13, DAYS[0], run_id="r2")["files"][0]  # replaces the day: first is history
+    exported = run_partition(
+        env, 13, DAYS[1], run_id="r3", options=RunParams(skip_ducklake_registration=True)
+    )
+    with _lake(env, 13) as lake:
+        # a partial delete writes a delete file (over 10 rows: fewer are inlined in the catalog); an expiry moves the first file to scheduled-for-deletion
+        lake.con.execute(
+            "DELETE FROM lake.main.events WHERE uuid IN "
+            "(SELECT uuid FROM lake.main.events ORDER BY uuid LIMIT (SELECT count(*) // 2 FROM lake.main.events))"
+        )
+        lake.expire_snapshots(dt.datetime.now(dt.UTC))
+        catalog = lake.referenced_files()
+    by_source = {}
+    for path, source in catalog.items():
+        by_source.setdefault(source, set()).add(path)
+    assert second in by_source["data"]
+    assert first in by_source["scheduled"] and first not in by_source["data"]
+    assert len(by_source.get("delete", ())) == 1, by_source
+    assert next(iter(by_source["delete"])).startswith("s3://")
+    ledger_file = exported["files"][0]
+    assert ledger_file not in catalog
+    assert ledger_file in referenced(catalog, env.ledger.rows("duckling", team_ids=[13]), utcnow())
+    assert all(_exists(env, 13, p) for p in catalog), "every path resolves to an object that exists"
+
+
+def test_expiry_and_cleanup_delete_only_what_expired_snapshots_used(env, demo_data, make_duckling):
+    make_duckling(11)
+    first = run_partition(env, 11, DAYS[0], run_id="r1")["files"][0]
+    second = run_partition(env, 11, DAYS[0], run_id="r2")["files"][0]
+    run_partition(env, 11, DAYS[1], run_id="r3")
+    exported = run_partition(
+        env, 11, DAYS[2], run_id="r4", options=RunParams(skip_ducklake_registration=True)
+    )
+    expected = ch_day_counts(env, 11)
+
+    # the default policy keeps a week of snapshots: nothing expires, nothing is deleted
+    kept = maintain_duckling(11, Policy(), RunInfo("duckling_maintenance", "m1"), env)
+    assert kept["expired_snapshots"] == 0 and kept["deleted_files"] == 0 and _exists(env, 11, first)
+
+    done = maintain_duckling(11, NOW_POLICY, RunInfo("duckling_maintenance", "m2"), env)
+    assert done["status"] == "done" and done["expired_snapshots"] > 0 and done["deleted_files"] == 1
+    assert not _exists(env, 11, first)  # only the replaced file's snapshot used it
+    assert _exists(env, 11, second) and _exists(env, 11, exported["files"][0])  # live, and export-only
+    assert lake_day_counts(env, 11) == {d: expected[d] for d in DAYS[:2]}
+    assert _all_referenced_exist(env, 11) == []
+    assert done["after"]["snapshots"] < done["before"]["snapshots"]
+    [row] = env.ledger.rows("duckling_maintenance", team_ids=[11], status="done")[-1:]
+    assert json.loads(row["detail"])["deleted_files"] == 1
+
+
+def test_cleanup_refuses_when_the_ledger_still_names_a_due_file(env, demo_data, make_duckling):
+    make_duckling(11)
+    first = run_partition(env, 11, DAYS[0], run_id="r1")["files"][0]
+    run_partition(env, 11, DAYS[0], run_id="r2")
+    with _lake(env, 11) as lake:
+        upkeep = maintain_lake(lake, {first}, NOW_POLICY, dt.datetime.now(dt.UTC))
+    assert upkeep.deleted_files == [] and "still named by the ledger" in upkeep.cleanup_skipped
+    assert _exists(env, 11, first)
+
+
+def test_compaction_of_appended_files_keeps_every_row_while_a_reader_reads(env, demo_data, make_duckling):
+    make_duckling(11)
+    append = RunParams(cleanup_existing_partition_data=False)
+    for i in range(3):  # three files in one team-day partition
+        run_partition(env, 11, DAYS[0], run_id=f"a{i}", options=append)
+    with _lake(env, 11) as lake:
+        before = lake.con.execute(
+            "SELECT uuid, count(*) FROM lake.main.events GROUP BY uuid ORDER BY uuid"
+        ).fetchall()
+        files_before = lake.stats()["data_files"]
+    failures, reads, stop = [], [0], threading.Event()
+
+    def reader():
+        with _lake(env, 11) as lake:
+            while not stop.is_set():
+                try:
+                    n = lake.con.execute("SELECT count(*) FROM lake.main.events").fetchone()[0]
+                    assert n == sum(c for _, c in before)
+                    reads[0] += 1
+                except Exception as exc:  # noqa: BLE001 (the test reports any failure)
+                    failures.append(repr(exc))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        upkeep = maintain_duckling(
+            11, Policy(cleanup_margin_hours=0), RunInfo("duckling_maintenance", "m"), env
+        )
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == [] and reads[0] > 0
+    assert upkeep["merged_files"] >= 3
+    with _lake(env, 11) as lake:
+        after = lake.con.execute(
+            "SELECT uuid, count(*) FROM lake.main.events GROUP BY uuid ORDER BY uuid"
+        ).fetchall()
+        assert lake.stats()["data_files"] < files_before
+    assert after == before
+    assert _all_referenced_exist(env, 11) == []
+    assert len(s3_keys(env, 11)) >= 1
