@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backfill.settings import CONNECTIONS, DUCKLING, OBSERVABILITY, PROJECT_ROOT, WEB_PREAGG
+from backfill.settings import CONNECTIONS, DUCKLING, MAINTENANCE, OBSERVABILITY, PROJECT_ROOT, WEB_PREAGG
 
 if TYPE_CHECKING:
     from devtools.airflow_stack import LocalAirflow
@@ -25,6 +25,7 @@ PROJECT_DAG_IDS = (
     WEB_PREAGG.dag_id,
     DUCKLING.daily_dag_id,
     DUCKLING.full_dag_id,
+    MAINTENANCE.dag_id,
     OBSERVABILITY.freshness_dag_id,
 )
 DEFAULT_PARALLELISM = 4  # a 2-core machine: task processes mostly wait on ClickHouse / S3 / PostgreSQL

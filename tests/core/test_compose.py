@@ -208,7 +208,12 @@ def test_init_imports_the_pools_file_and_creates_the_schema(services):
 
 def test_pools_file_matches_settings():
     pools = json.loads((ROOT / "include" / "pools.json").read_text())
-    assert set(pools) == {POOLS.web_preagg, POOLS.duckling_export, POOLS.duckling_register}
+    assert set(pools) == {
+        POOLS.web_preagg,
+        POOLS.duckling_export,
+        POOLS.duckling_register,
+        POOLS.duckling_maintenance,
+    }
     for name, pool in pools.items():
         assert isinstance(pool["slots"], int) and pool["slots"] > 0, name
         assert len(pool["description"]) > 20, name

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import threading
 
+import pytest
 from duckling_helpers import DAYS, ch_day_counts, lake_day_counts, run_partition, s3_keys
 
 from backfill.duckling.credentials import access_for
@@ -151,3 +152,99 @@ def test_compaction_of_appended_files_keeps_every_row_while_a_reader_reads(env, 
     assert after == before
     assert _all_referenced_exist(env, 11) == []
     assert len(s3_keys(env, 11)) >= 1
+
+
+def test_cleanup_racing_registrations_merges_and_orphan_sweeps(env, demo_data, make_duckling):
+    """Upkeep (expire + clean everything allowed, compact) in a loop, while registrations replace days and
+    append, and orphan sweeps run, all on one duckling: afterwards every referenced file exists and
+    every team-day holds ClickHouse's rows."""
+    from invariant import sweep
+
+    make_duckling(11)
+    for day in DAYS:
+        run_partition(env, 11, day, run_id=f"seed-{day}")
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def guarded(fn):
+        def loop():
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 (the test reports any failure)
+                errors.append(f"{fn.__name__}: {exc!r}")
+
+        return loop
+
+    def registrations():
+        for round_ in range(3):
+            for day in DAYS:
+                run_partition(env, 11, day, run_id=f"race-{round_}-{day}")
+        stop.set()
+
+    def upkeep():
+        i = 0
+        while not stop.is_set():
+            maintain_duckling(11, NOW_POLICY, RunInfo("duckling_maintenance", f"race-m{i}"), env)
+            i += 1
+
+    def sweeps():
+        while not stop.is_set():
+            sweep(env, [(11, d) for d in DAYS])
+
+    threads = [threading.Thread(target=guarded(f)) for f in (registrations, upkeep, sweeps)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert errors == []
+    maintain_duckling(11, NOW_POLICY, RunInfo("duckling_maintenance", "race-final"), env)
+    assert _all_referenced_exist(env, 11) == []
+    expected = ch_day_counts(env, 11)
+    assert lake_day_counts(env, 11) == {d: expected[d] for d in DAYS}
+
+
+def test_maintenance_dag_maintains_each_duckling_and_isolates_a_failure(
+    dag_module, env, demo_data, make_duckling
+):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    make_duckling(11)
+    make_duckling(12)
+    replaced = {}
+    for team in (11, 12):
+        replaced[team] = run_partition(env, team, DAYS[0], run_id="r1")["files"][0]
+        run_partition(env, team, DAYS[0], run_id="r2")
+    dag = dag_module("duckling_maintenance").duckling_maintenance
+    conf = {"keep_snapshot_days": 0, "cleanup_margin_hours": 0}
+    dr = dag().test(logical_date=dt.datetime(2024, 4, 1, 3, tzinfo=dt.UTC), run_conf=conf)
+    assert str(getattr(dr.state, "value", dr.state)) == "success"
+    assert not _exists(env, 11, replaced[11]) and not _exists(env, 12, replaced[12])
+    for team in (11, 12):
+        assert _all_referenced_exist(env, team) == []
+        assert lake_day_counts(env, team) == {DAYS[0]: ch_day_counts(env, team)[DAYS[0]]}
+
+    # one duckling's bucket is gone: its task fails, the other is maintained, the run fails
+    Registry(env.db).upsert(**{**_registry_row(env, 12), "bucket": "no-such-bucket"})
+    replaced[11] = run_partition(env, 11, DAYS[1], run_id="r3")["files"][0]
+    run_partition(env, 11, DAYS[1], run_id="r4")
+    dr = dag().test(logical_date=dt.datetime(2024, 4, 2, 3, tzinfo=dt.UTC), run_conf=conf)
+    states = {
+        (ti.task_id, ti.map_index): str(getattr(ti.state, "value", ti.state))
+        for ti in dr.get_task_instances()
+    }
+    assert str(getattr(dr.state, "value", dr.state)) == "failed"
+    assert sorted(s for (t, _), s in states.items() if t == "maintain") == ["failed", "success"]
+    assert not _exists(env, 11, replaced[11])
+
+    with pytest.raises(ParamValidationError):
+        dag().test(
+            logical_date=dt.datetime(2024, 4, 3, 3, tzinfo=dt.UTC), run_conf={"keep_snapshot_days": -1}
+        )
+
+
+def _registry_row(env, team: int) -> dict:
+    import sqlalchemy as sa
+
+    t = env.db.table("duckling_registry")
+    with env.db.engine.connect() as conn:
+        return dict(conn.execute(sa.select(t).where(t.c.team_id == team)).one()._mapping)

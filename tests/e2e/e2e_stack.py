@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from backfill.settings import DUCKLING, OBSERVABILITY, PROJECT_ROOT, WEB_PREAGG
+from backfill.settings import DUCKLING, MAINTENANCE, OBSERVABILITY, PROJECT_ROOT, WEB_PREAGG
 from devtools import airflow_env, airflow_stack, localstack
 from devtools.statsd_sink import StatsdSink
 
@@ -47,6 +47,7 @@ DAG_FILES = {
     DUCKLING.daily_dag_id: "duckling_backfill.py",
     DUCKLING.full_dag_id: "duckling_backfill.py",
     OBSERVABILITY.freshness_dag_id: "backfill_freshness.py",
+    MAINTENANCE.dag_id: "duckling_maintenance.py",
 }
 
 

@@ -88,6 +88,7 @@ def test_local_stack_seeds_real_work_and_stops_on_sigterm(tmp_path):
             "web_preagg_backfill",
             "duckling_backfill",
             "duckling_full_backfill",
+            "duckling_maintenance",
             "backfill_freshness",
         ):
             assert f"unpaused {dag_id}" in text, text[-3000:]

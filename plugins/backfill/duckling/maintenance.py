@@ -23,9 +23,10 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from backfill import params as p
 from backfill.duckling import schema
 from backfill.duckling.credentials import access_for
-from backfill.duckling.errors import describe, is_transient_duckdb, with_retries
+from backfill.duckling.errors import DucklingError, describe, is_transient, is_transient_duckdb, with_retries
 from backfill.duckling.lake import open_lake
 from backfill.duckling.referenced import ledger_protected
 from backfill.duckling.run import FAMILY, Env, RunInfo
@@ -35,12 +36,46 @@ from backfill.settings import MAINTENANCE
 log = logging.getLogger(__name__)
 
 
+PARAMS = p.ParamSet(
+    (
+        p.team_ids_param("Ducklings to maintain; empty = every team in duckling_registry."),
+        p.int_param(
+            "keep_snapshot_days",
+            MAINTENANCE.keep_snapshot_days,
+            "Keep snapshots (days)",
+            "Time travel kept: snapshots younger than this are never expired.",
+            lo=0,
+            hi=3650,
+        ),
+        p.int_param(
+            "cleanup_margin_hours",
+            MAINTENANCE.cleanup_margin_hours,
+            "Cleanup margin (hours)",
+            "A file that left every snapshot is deleted only this long after: readers on older snapshots "
+            "and registrations in flight keep their files.",
+            lo=0,
+            hi=24 * 365,
+        ),
+        p.bool_param("compact", True, "Compact", "Merge small files (persons) and several-file events days."),
+        p.bool_param(
+            "dry_run", False, "Dry run", "Report what would be expired and deleted; change nothing."
+        ),
+    )
+)
+
+
 @dataclass(frozen=True)
 class Policy:
     keep_snapshot_days: int = MAINTENANCE.keep_snapshot_days
     cleanup_margin_hours: int = MAINTENANCE.cleanup_margin_hours
     compact: bool = True
     dry_run: bool = False
+    team_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def from_params(cls, raw: dict[str, Any] | None) -> Policy:
+        """The DAG's params, validated (ParamsError names the bad one)."""
+        return cls(**PARAMS.validate(raw))
 
 
 @dataclass
@@ -104,6 +139,42 @@ def maintain_lake(lake, protected: set[str], policy: Policy, now: dt.datetime) -
     return out
 
 
+def ducklings(policy: Policy, env: Env | None = None) -> list[int]:
+    """The ducklings this run maintains: the registry's, or the params' team_ids (each must exist)."""
+    env = env or Env.from_connections()
+    registered = env.registry.team_ids()
+    if not policy.team_ids:
+        return registered
+    unknown = sorted(set(policy.team_ids) - set(registered))
+    if unknown:
+        raise p.ParamsError(f"param team_ids: teams {unknown} have no duckling_registry row")
+    return list(policy.team_ids)
+
+
+class UpkeepFailed(RuntimeError):
+    """A duckling's upkeep failed (its task's log and ledger row say why)."""
+
+
+def report(team_ids: list[int], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per duckling: files, bytes, snapshots after, what was merged, expired, deleted; fails if any failed."""
+    done = [r for r in results if r and r.get("status") == "done"]
+    finished = {int(r["team_id"]) for r in results if r}
+    lines = ["duckling upkeep"]
+    for r in done:
+        a = r["after"]
+        lines.append(
+            f"  team {r['team_id']}: {a['data_files']} files, {a['data_bytes']:,} bytes, {a['snapshots']} snapshots; "
+            f"merged {r['merged_files']}, expired {r['expired_snapshots']} snapshots, deleted {r['deleted_files']} files"
+            + (f"; cleanup skipped: {r['cleanup_skipped']}" if r.get("cleanup_skipped") else "")
+        )
+    failed = sorted(set(map(int, team_ids)) - finished)
+    lines += [f"  team {t}: FAILED (see its maintain task)" for t in failed]
+    log.info("%s", "\n".join(lines))
+    if failed:
+        raise UpkeepFailed(f"upkeep failed for teams {failed}")
+    return {"ducklings": len(done), "results": done}
+
+
 def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | None = None) -> dict[str, Any]:
     """One duckling's upkeep under a ledger claim (two runs never maintain one duckling at once)."""
     env = env or Env.from_connections()
@@ -119,8 +190,15 @@ def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | Non
         with open_lake(duckling, access) as lake:
             upkeep = maintain_lake(lake, ledger_protected(rows, now.replace(tzinfo=None)), policy, now)
     except Exception as exc:
-        env.ledger.fail(key, run.owner, describe(exc))
-        raise
+        err = (
+            exc
+            if isinstance(exc, DucklingError)
+            else DucklingError(
+                int(team_id), None, f"upkeep failed: {describe(exc)}", transient=is_transient(exc)
+            )
+        )
+        env.ledger.fail(key, run.owner, str(err))
+        raise err from None
     result = {"status": "done", **upkeep.to_dict()}
     env.ledger.succeed(key, run.owner, detail=result)
     log.info("team %s upkeep: %s", team_id, result)

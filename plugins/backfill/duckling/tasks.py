@@ -26,7 +26,7 @@ DETECT = {"daily": detect_daily, "full": detect_full}
 T = TypeVar("T")
 
 
-def _without_retry_if_permanent(body: Callable[[], T]) -> T:
+def without_retry_if_permanent(body: Callable[[], T]) -> T:
     """A permanent failure (missing bucket, bad registry row, schema mismatch...) ends the task
     instance without Airflow's retries; a transient one is raised as is, and Airflow retries it."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -54,11 +54,11 @@ def run_detect(mode: str, params: Mapping[str, Any], run: RunInfo) -> dict[str, 
 
 
 def run_export(item: dict[str, Any], params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
-    return _without_retry_if_permanent(lambda: export_partition(item, parse_params(dict(params)), run))
+    return without_retry_if_permanent(lambda: export_partition(item, parse_params(dict(params)), run))
 
 
 def run_register(exported: dict[str, Any], params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
-    return _without_retry_if_permanent(lambda: register_partition(exported, parse_params(dict(params)), run))
+    return without_retry_if_permanent(lambda: register_partition(exported, parse_params(dict(params)), run))
 
 
 def run_report(

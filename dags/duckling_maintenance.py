@@ -1,0 +1,67 @@
+"""Daily upkeep of every duckling: compaction, snapshot expiry, safe file cleanup (one mapped task each).
+
+Wiring only; the logic is in plugins/backfill/duckling/maintenance.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from backfill.duckling import maintenance
+from backfill.duckling.run import RunInfo
+from backfill.duckling.tasks import without_retry_if_permanent
+from backfill.settings import DUCKLING, MAINTENANCE, POOLS
+
+
+@dag(
+    dag_id=MAINTENANCE.dag_id,
+    schedule=CronTriggerTimetable(MAINTENANCE.schedule, timezone="UTC"),
+    start_date=dt.datetime.fromisoformat(DUCKLING.start_date).replace(tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": DUCKLING.owner,
+        "retries": DUCKLING.task_retries,
+        "retry_delay": dt.timedelta(seconds=DUCKLING.task_retry_delay_s),
+    },  # fmt: skip
+    params=maintenance.PARAMS.dag_params(),
+    tags=["duckling", "maintenance"],
+    doc_md=f"""### {MAINTENANCE.dag_id}
+Daily upkeep of each duckling (one mapped task per duckling, pool `{POOLS.duckling_maintenance}`):
+**compaction** (persons tables through `ducklake_merge_adjacent_files`; an events team-day that holds
+several files, e.g. after append mode, rewritten as one), **snapshot expiry** (snapshots older than
+`keep_snapshot_days`, default {MAINTENANCE.keep_snapshot_days}), and **file cleanup** by DuckLake itself of
+files that left every snapshot at least `cleanup_margin_hours` ago (default {MAINTENANCE.cleanup_margin_hours}).
+Never deletes a referenced file: the catalog's files of any snapshot, files scheduled for deletion within
+the margin, and the files the ledger still names (in-flight and export-only) are kept; if a file due for
+cleanup is named by the ledger, that duckling's cleanup is skipped and the report says why.
+The report lists per duckling: files, bytes, snapshots, what was merged, expired and deleted.
+""",
+)
+def duckling_maintenance():
+    @task
+    def ducklings() -> list[int]:
+        policy = maintenance.Policy.from_params(dict(get_current_context()["params"]))
+        return maintenance.ducklings(policy)
+
+    @task(pool=POOLS.duckling_maintenance, map_index_template="{{ label }}")
+    def maintain(team_id: int) -> dict:
+        ctx = get_current_context()
+        ctx["label"] = f"team {team_id}"
+        run = RunInfo(ctx["dag"].dag_id, ctx["run_id"], ctx["ti"].try_number, ctx.get("data_interval_start"))
+        policy = maintenance.Policy.from_params(dict(ctx["params"]))
+        # a permanent failure (missing bucket, bad registry row) is not retried; a transient one is
+        return without_retry_if_permanent(lambda: maintenance.maintain_duckling(team_id, policy, run))
+
+    @task(trigger_rule="all_done", retries=0)
+    def report(team_ids: list[int], results) -> dict:
+        return maintenance.report(team_ids, [r for r in results or [] if r])
+
+    teams = ducklings()
+    report(teams, maintain.expand(team_id=teams))
+
+
+duckling_maintenance()
