@@ -21,7 +21,10 @@ from backfill.duckling.run import RunInfo
 from backfill.ledger import utcnow
 from devtools.demo_data import DemoSpec, generate
 
-NOW_POLICY = Policy(keep_snapshot_days=0, cleanup_margin_hours=0)  # expire and clean everything allowed
+# expire and clean everything allowed; erasures are tested on their own (the demo data deletes persons
+# whose events it keeps in ClickHouse, so propagating them would make the lake differ on purpose)
+NOW_POLICY = Policy(keep_snapshot_days=0, cleanup_margin_hours=0, propagate_erasures=False)
+KEEP_POLICY = Policy(propagate_erasures=False)
 
 
 def _lake(env, team):
@@ -87,7 +90,7 @@ def test_expiry_and_cleanup_delete_only_what_expired_snapshots_used(env, demo_da
     expected = ch_day_counts(env, 11)
 
     # the default policy keeps a week of snapshots: nothing expires, nothing is deleted
-    kept = maintain_duckling(11, Policy(), RunInfo("duckling_maintenance", "m1"), env)
+    kept = maintain_duckling(11, KEEP_POLICY, RunInfo("duckling_maintenance", "m1"), env)
     assert kept["expired_snapshots"] == 0 and kept["deleted_files"] == 0 and _exists(env, 11, first)
 
     done = maintain_duckling(11, NOW_POLICY, RunInfo("duckling_maintenance", "m2"), env)
@@ -137,7 +140,10 @@ def test_compaction_of_appended_files_keeps_every_row_while_a_reader_reads(env, 
     thread.start()
     try:
         upkeep = maintain_duckling(
-            11, Policy(cleanup_margin_hours=0), RunInfo("duckling_maintenance", "m"), env
+            11,
+            Policy(cleanup_margin_hours=0, propagate_erasures=False),
+            RunInfo("duckling_maintenance", "m"),
+            env,
         )
     finally:
         stop.set()
@@ -215,7 +221,7 @@ def test_maintenance_dag_maintains_each_duckling_and_isolates_a_failure(
         replaced[team] = run_partition(env, team, DAYS[0], run_id="r1")["files"][0]
         run_partition(env, team, DAYS[0], run_id="r2")
     dag = dag_module("duckling_maintenance").duckling_maintenance
-    conf = {"keep_snapshot_days": 0, "cleanup_margin_hours": 0}
+    conf = {"keep_snapshot_days": 0, "cleanup_margin_hours": 0, "propagate_erasures": False}
     dr = dag().test(logical_date=dt.datetime(2024, 4, 1, 3, tzinfo=dt.UTC), run_conf=conf)
     assert str(getattr(dr.state, "value", dr.state)) == "success"
     assert not _exists(env, 11, replaced[11]) and not _exists(env, 12, replaced[12])
@@ -248,3 +254,89 @@ def _registry_row(env, team: int) -> dict:
     t = env.db.table("duckling_registry")
     with env.db.engine.connect() as conn:
         return dict(conn.execute(sa.select(t).where(t.c.team_id == team)).one()._mapping)
+
+
+PERSON_WITH_EVENTS = """SELECT toString(person_id) AS person_id, count() AS n FROM events
+WHERE team_id = {team_id:Int64}
+  AND person_id IN (SELECT id FROM person WHERE team_id = {team_id:Int64} GROUP BY id
+                    HAVING argMax(is_deleted, version) = 0)
+GROUP BY person_id ORDER BY n DESC, person_id LIMIT 1"""
+DELETE_PERSON = """INSERT INTO person (id, created_at, team_id, properties, is_identified, is_deleted, version, _timestamp)
+SELECT id, created_at, team_id, properties, is_identified, 1, version + 1, now() + INTERVAL 1 SECOND
+FROM person WHERE team_id = {team_id:Int64} AND id = toUUID({person_id:String})
+ORDER BY version DESC LIMIT 1"""
+DELETE_EVENTS = (
+    """DELETE FROM events WHERE team_id = {team_id:Int64} AND person_id = toUUID({person_id:String})"""
+)
+DISTINCT_IDS = """SELECT DISTINCT distinct_id FROM person_distinct_id2
+WHERE team_id = {team_id:Int64} AND person_id = toUUID({person_id:String})"""
+
+
+def _rows_of(lake, person_id: str, distinct_ids: list[str]) -> dict[str, int]:
+    """Rows naming the person in each lake table, and in each live file read directly."""
+    out = {}
+    ids = [person_id, *distinct_ids]
+    for table, where in (
+        ("events", "CAST(person_id AS VARCHAR) = $p OR list_contains($d, distinct_id)"),
+        ("persons", "CAST(id AS VARCHAR) = $p"),
+        ("person_distinct_ids", "CAST(person_id AS VARCHAR) = $p OR list_contains($d, distinct_id)"),
+        ("person_deletions", "list_contains($all, key)"),
+    ):
+        if lake.columns(table):
+            sql = f"SELECT count(*) FROM lake.main.{table} WHERE {where}"  # noqa: S608 (fixed names above)
+            params = {
+                k: v for k, v in {"p": person_id, "d": distinct_ids, "all": ids}.items() if f"${k}" in sql
+            }
+            out[table] = lake.con.execute(sql, params).fetchone()[0]
+            for (path,) in lake.con.execute(
+                f"SELECT data_file FROM ducklake_list_files('lake', '{table}')"  # noqa: S608
+            ).fetchall():
+                out[path] = lake.con.execute(
+                    f"SELECT count(*) FROM read_parquet('{path}') WHERE {where}"  # noqa: S608, params
+                ).fetchone()[0]
+    return out
+
+
+def test_an_erased_person_disappears_from_the_lake_physically(env, demo_data, make_duckling):
+    from backfill import sql as sqlt
+
+    def ch(sql, **params):
+        return env.ch.query(sqlt.Template("test", sql), {"team_id": 11, **params})
+
+    make_duckling(11)
+    for day in DAYS:
+        run_partition(env, 11, day, run_id=f"e-{day}")
+    run_partition(env, 11, DAYS[-1], kind="persons_full", run_id="p-full")
+    # the demo's own deleted persons are propagated first: the watermark moves past them
+    maintain_duckling(11, Policy(), RunInfo("duckling_maintenance", "m0"), env)
+    [victim] = ch(PERSON_WITH_EVENTS)
+    person_id = victim["person_id"]
+    distinct_ids = [r["distinct_id"] for r in ch(DISTINCT_IDS, person_id=person_id)]
+    with _lake(env, 11) as lake:
+        others_before = lake.con.execute(
+            "SELECT CAST(person_id AS VARCHAR), count(*) FROM lake.main.events GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        files_before = set(lake.referenced_files())
+        assert _rows_of(lake, person_id, distinct_ids)["events"] == victim["n"] > 0
+
+    ch(DELETE_PERSON, person_id=person_id)  # the erasure request: the person and their events
+    ch(DELETE_EVENTS, person_id=person_id)
+    upkeep = maintain_duckling(11, Policy(), RunInfo("duckling_maintenance", "m1"), env)
+    assert upkeep["erased_persons"] == 1 and upkeep["erased_days"]
+
+    with _lake(env, 11) as lake:
+        found = _rows_of(lake, person_id, distinct_ids)
+        others_after = lake.con.execute(
+            "SELECT CAST(person_id AS VARCHAR), count(*) FROM lake.main.events GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    assert {k: n for k, n in found.items() if n} == {}, found  # no table, no live file names them
+    assert others_after == [r for r in others_before if r[0] != person_id]  # everyone else unchanged
+    gone = [p for p in files_before if not _exists(env, 11, p)]
+    assert gone, "the files that held the erased rows were deleted"
+    assert _all_referenced_exist(env, 11) == []
+    expected = ch_day_counts(env, 11)  # ClickHouse no longer has their events either
+    assert lake_day_counts(env, 11) == {d: expected[d] for d in DAYS}
+
+    # the watermark moved: the next run propagates nothing again
+    again = maintain_duckling(11, Policy(), RunInfo("duckling_maintenance", "m2"), env)
+    assert again["erased_persons"] == 0

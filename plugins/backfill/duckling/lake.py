@@ -256,16 +256,48 @@ class Lake:
                 per_day[day] = per_day.get(day, 0) + 1
         return sorted((day, n) for day, n in per_day.items() if n > 1)
 
-    def compact_events_day(self, day: dt.date) -> None:
-        """Rewrite one team-day as one file, in one transaction; its rows (and their count) unchanged."""
+    def _erased_keys(self, keys: list[tuple[str, str]]) -> None:
+        """The temp table the rewrites filter on (kind 'person' | 'distinct_id', key); empty = keep all."""
+        self.con.execute("CREATE OR REPLACE TEMP TABLE erased_keys (kind VARCHAR, key VARCHAR)")
+        if keys:
+            self.con.executemany("INSERT INTO erased_keys VALUES (?, ?)", keys)
+
+    def _rewrite_events_day(self, day: dt.date) -> None:
         start, end = day_window(day)
         params = {"team_id": self.team_id, "day_start": start, "day_end": end}
+        for stmt in qs("rewrite_events_day"):
+            self.con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
+
+    def compact_events_day(self, day: dt.date) -> None:
+        """Rewrite one team-day as one file, in one transaction; its rows (and their count) unchanged."""
+        self._erased_keys([])
+        self._txn(lambda: self._rewrite_events_day(day), f"team {self.team_id} day {day} compact events")
+
+    def erase(self, person_ids: list[str], distinct_ids: list[str]) -> list[dt.date]:
+        """Forget these persons (and every distinct id that pointed to them) in every lake table, in ONE
+        transaction that rewrites each events day holding their rows and each persons table without
+        them: the files that held them leave the snapshot whole, and no live file keeps a row of theirs.
+        Returns the events days rewritten. The old files stay referenced by older snapshots until
+        ``expire_snapshots`` + ``cleanup_old_files`` (maintenance does both right after)."""
+        keys = [("person", k) for k in person_ids] + [("distinct_id", k) for k in distinct_ids]
+        if not keys:
+            return []
+        self._erased_keys(keys)
+        days = []
+        if self.columns("events"):
+            days = [r["day"] for r in self._fetch(q("erased_events_days"), {"team_id": self.team_id})]
+        tables = [t for t in ("persons", "person_distinct_ids", "person_deletions") if self.columns(t)]
 
         def body():
-            for stmt in qs("rewrite_events_day"):
-                self.con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
+            for day in days:
+                self._rewrite_events_day(day)
+            for table in tables:
+                for stmt in qs(f"rewrite_{table}"):
+                    self.con.execute(stmt)
 
-        self._txn(body, f"team {self.team_id} day {day} compact events")
+        self._txn(body, f"team {self.team_id} erase {len(person_ids)} person(s)")
+        self.con.execute("DROP TABLE erased_keys")
+        return days
 
     def expire_snapshots(self, older_than: dt.datetime, *, dry_run: bool = False) -> list[int]:
         """Expire the snapshots older than ``older_than`` (the current snapshot is never expired)."""

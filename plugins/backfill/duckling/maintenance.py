@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from backfill import params as p
@@ -30,7 +30,7 @@ from backfill.duckling.errors import DucklingError, describe, is_transient, is_t
 from backfill.duckling.lake import open_lake
 from backfill.duckling.referenced import ledger_protected
 from backfill.duckling.run import FAMILY, Env, RunInfo
-from backfill.ledger import PartitionKey, utcnow
+from backfill.ledger import PartitionKey, detail_of, utcnow
 from backfill.settings import MAINTENANCE
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,13 @@ PARAMS = p.ParamSet(
         ),
         p.bool_param("compact", True, "Compact", "Merge small files (persons) and several-file events days."),
         p.bool_param(
+            "propagate_erasures",
+            True,
+            "Propagate erasures",
+            "Forget persons deleted in ClickHouse (and their events, by person and distinct ids) in the "
+            "lake, physically: their files rewritten, older snapshots expired and cleaned at once.",
+        ),
+        p.bool_param(
             "dry_run", False, "Dry run", "Report what would be expired and deleted; change nothing."
         ),
     )
@@ -69,6 +76,7 @@ class Policy:
     keep_snapshot_days: int = MAINTENANCE.keep_snapshot_days
     cleanup_margin_hours: int = MAINTENANCE.cleanup_margin_hours
     compact: bool = True
+    propagate_erasures: bool = True
     dry_run: bool = False
     team_ids: tuple[int, ...] = ()
 
@@ -83,6 +91,9 @@ class Upkeep:
     team_id: int
     merged_files: int = 0
     compacted_days: list[str] = field(default_factory=list)  # events team-days rewritten as one file
+    erased_persons: int = 0
+    erased_days: list[str] = field(default_factory=list)  # events days rewritten without erased rows
+    erasure_watermark: str | None = None
     expired_snapshots: int = 0
     deleted_files: list[str] = field(default_factory=list)
     cleanup_skipped: str | None = None
@@ -95,10 +106,45 @@ class Upkeep:
         return d
 
 
-def maintain_lake(lake, protected: set[str], policy: Policy, now: dt.datetime) -> Upkeep:
-    """Compaction, expiry, cleanup on an attached lake; ``protected``: files the ledger still wants."""
+@dataclass(frozen=True)
+class Erasure:
+    """Persons deleted in ClickHouse since the watermark, and every distinct id that pointed to them."""
+
+    person_ids: tuple[str, ...] = ()
+    distinct_ids: tuple[str, ...] = ()
+    watermark: str | None = None  # the newest deletion's _timestamp (ISO): where the next run starts
+
+
+def erased_persons(ch, team_id: int, after: dt.datetime) -> Erasure:
+    rows = ch.query("duckling/erased_persons", {"team_id": int(team_id), "after": after})
+    if not rows:
+        return Erasure()
+    newest = max(r["deleted_at"] for r in rows)
+    return Erasure(
+        tuple(r["person_id"] for r in rows),
+        tuple(sorted({d for r in rows for d in r["distinct_ids"] if d})),
+        newest.isoformat(),
+    )
+
+
+def maintain_lake(
+    lake, protected: set[str], policy: Policy, now: dt.datetime, erasure: Erasure | None = None
+) -> Upkeep:
+    """Erasure, compaction, expiry, cleanup on an attached lake; ``protected``: files the ledger wants.
+
+    An erasure rewrites the files that held the erased rows, then expires EVERY older snapshot and cleans
+    the replaced files at once, inside the time-travel window and without the margin: erasure beats time
+    travel (the ledger check still applies)."""
     out = Upkeep(lake.team_id, before=lake.stats())
     what = f"team {lake.team_id} upkeep"
+    erasing = bool(erasure and erasure.person_ids) and not policy.dry_run
+    if erasing:
+        out.erased_persons = len(erasure.person_ids)
+        out.erased_days = [
+            d.isoformat() for d in lake.erase(list(erasure.person_ids), list(erasure.distinct_ids))
+        ]
+        policy = replace(policy, keep_snapshot_days=0, cleanup_margin_hours=0)
+        now = dt.datetime.now(dt.UTC)
     if policy.compact and not policy.dry_run:
         for table in schema.TABLES.values():
             if not lake.columns(table.name):
@@ -175,6 +221,21 @@ def report(team_ids: list[int], results: list[dict[str, Any]]) -> dict[str, Any]
     return {"ducklings": len(done), "results": done}
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def erasure_watermark(env: Env, team_id: int) -> dt.datetime:
+    """Where erasure propagation resumes: the newest deletion a successful upkeep propagated. Read from
+    the rows' details whatever their status now: a rerun the same day has already claimed that day's row
+    (the claim keeps its detail), and a failed run never records a watermark."""
+    marks = [
+        detail_of(r).get("erasure_watermark") for r in env.ledger.rows(MAINTENANCE.family, team_ids=[team_id])
+    ]
+    marks = [dt.datetime.fromisoformat(m) for m in marks if m]
+    newest = max(marks) if marks else EPOCH
+    return newest if newest.tzinfo else newest.replace(tzinfo=dt.UTC)
+
+
 def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | None = None) -> dict[str, Any]:
     """One duckling's upkeep under a ledger claim (two runs never maintain one duckling at once)."""
     env = env or Env.from_connections()
@@ -187,8 +248,15 @@ def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | Non
         access = access_for(duckling, run.run_id, env.aws_conn_id)
         now = utcnow().replace(tzinfo=dt.UTC)
         rows = env.ledger.rows(FAMILY, team_ids=[int(team_id)])
+        watermark = erasure_watermark(env, int(team_id))
+        erasure = erased_persons(env.ch, int(team_id), watermark) if policy.propagate_erasures else Erasure()
         with open_lake(duckling, access) as lake:
-            upkeep = maintain_lake(lake, ledger_protected(rows, now.replace(tzinfo=None)), policy, now)
+            upkeep = maintain_lake(
+                lake, ledger_protected(rows, now.replace(tzinfo=None)), policy, now, erasure
+            )
+        upkeep.erasure_watermark = (
+            erasure.watermark if not policy.dry_run else None
+        ) or watermark.isoformat()
     except Exception as exc:
         err = (
             exc

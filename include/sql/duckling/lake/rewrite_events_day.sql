@@ -1,8 +1,12 @@
--- Compaction of one team-day of events into one file, inside one DuckLake transaction: the day's rows
--- (every copy, as they are) are kept aside, deleted, and written back by DuckLake itself.
+-- One team-day of events rewritten as one file, inside the caller's DuckLake transaction: the day's rows
+-- (every copy, as they are) except those of erased persons (temp table erased_keys, empty for a plain
+-- compaction) are kept aside, the day is deleted (its files leave the snapshot whole), and the kept rows
+-- are written back by DuckLake itself.
 CREATE OR REPLACE TEMP TABLE compact_day AS
 SELECT * FROM lake.main.events
-WHERE team_id = $team_id AND "timestamp" >= $day_start AND "timestamp" < $day_end;
+WHERE team_id = $team_id AND "timestamp" >= $day_start AND "timestamp" < $day_end
+  AND NOT (CAST(person_id AS VARCHAR) IN (SELECT key FROM erased_keys WHERE kind = 'person')
+           OR distinct_id IN (SELECT key FROM erased_keys WHERE kind = 'distinct_id'));
 
 DELETE FROM lake.main.events
 WHERE team_id = $team_id AND "timestamp" >= $day_start AND "timestamp" < $day_end;
