@@ -82,7 +82,7 @@ def component_env(stack: LocalAirflow) -> dict[str, str]:
             "AIRFLOW_HOME": str(stack.home),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(stack.plugins_folder), env.get("PYTHONPATH")])),
             "TZ": "UTC",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": stack.executor,
             "AIRFLOW__CORE__PARALLELISM": str(stack.parallelism),
             "AIRFLOW__CORE__DAGS_FOLDER": str(stack.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(stack.plugins_folder),
@@ -106,6 +106,15 @@ def component_env(stack: LocalAirflow) -> dict[str, str]:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # new DAG files show up within 30 s
         }
     )
+    if stack.executor == "CeleryExecutor":
+        env.update(
+            {
+                "AIRFLOW__CELERY__BROKER_URL": stack.broker_url or "",
+                # results on the metadata PostgreSQL, as Airflow's production guide does
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + stack.metadata_url,
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(stack.worker_concurrency),
+            }
+        )
     if stack.fast_parsing:
         env.update(
             {

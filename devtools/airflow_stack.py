@@ -53,6 +53,12 @@ class LocalAirflow(AirflowRest):
     plugins_folder: Path = PROJECT_ROOT / "plugins"
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     fast_parsing: bool = False  # tests: rescan the dags folder every few seconds
+    # CeleryExecutor: the broker (redis://...) and one Celery worker per name; each worker's task processes
+    # report that name as their hostname (devtools.worker_name), so a test sees which worker ran what
+    executor: str = "LocalExecutor"
+    broker_url: str | None = None
+    workers: tuple[str, ...] = ()
+    worker_concurrency: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _token: str | None = None
@@ -94,25 +100,43 @@ class LocalAirflow(AirflowRest):
     # --- long-running components --------------------------------------------------------------
     def start(self, components: tuple[str, ...] = COMPONENTS, ready_timeout: float = 120) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = self.env()
         exe = str(Path(sys.executable).parent / "airflow")
         for name in components:
             args = [exe, name]
             if name == "api-server":
                 args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
-            # its own session: stop() signals the whole group (the executor's workers, uvicorn's)
-            self.processes[name] = subprocess.Popen(
-                args,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=str(self.home),
-                preexec_fn=_die_with_parent,
-            )
-            out.close()
+            self._spawn(name, args, self.env())
+        for worker in self.workers:
+            self.start_worker(worker)
         self.wait_ready(ready_timeout)
+
+    def start_worker(self, name: str) -> None:
+        """One Celery worker named ``name`` (its task processes report it as their hostname)."""
+        exe = str(Path(sys.executable).parent / "airflow")
+        args = [exe, "celery", "worker", "--celery-hostname", f"{name}@%h",
+                "--concurrency", str(self.worker_concurrency), "--without-mingle", "--without-gossip"]  # fmt: skip
+        env = self.env()
+        env.update(
+            BACKFILL_WORKER_NAME=name,
+            AIRFLOW__CORE__HOSTNAME_CALLABLE="devtools.worker_name.hostname",
+            # devtools (the hostname callable) sits at the project root
+            PYTHONPATH=os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(PROJECT_ROOT)])),
+        )
+        self._spawn(f"worker-{name}", args, env)
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed when the process ends
+        # its own session: stop() signals the whole group (the executor's workers, uvicorn's)
+        self.processes[name] = subprocess.Popen(
+            args,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(self.home),
+            preexec_fn=_die_with_parent,
+        )
+        out.close()
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():

@@ -206,3 +206,58 @@ def start_moto(log_path: Path | None = None, env: dict[str, str] | None = None) 
 
     _wait_for(ready, "moto_server")
     return server
+
+
+@dataclass
+class RedisServer:
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_redis(log_path: Path | None = None) -> RedisServer:
+    """Debian's ``redis-server`` on a free loopback port, in memory only (the Celery broker)."""
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(exe).exists():
+        raise RuntimeError("redis-server not found: install Debian's redis-server (make system-deps does it)")
+    port = free_port()
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    server = RedisServer(process=proc, port=port)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError("redis-server exited")
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    _wait_for(ready, "redis-server")
+    return server

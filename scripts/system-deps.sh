@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian machine lacks for the real local stack: PostgreSQL server binaries.
+# Installs what a fresh Debian machine lacks for the real local stack: PostgreSQL server binaries,
+# redis-server (the Celery broker of the scale-out test) and chromium (the UI tests).
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 if [ "${BACKFILL_BROWSER_TESTS:-1}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

@@ -25,11 +25,12 @@ COMPOSE = ROOT / "docker-compose.yaml"
 AIRFLOW_SERVICES = (
     "airflow-apiserver",
     "airflow-scheduler",
+    "airflow-worker",
     "airflow-dag-processor",
     "airflow-triggerer",
     "airflow-init",
 )
-STORE_SERVICES = ("postgres", "app-postgres", "clickhouse", "minio")
+STORE_SERVICES = ("postgres", "app-postgres", "clickhouse", "minio", "redis")
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +80,12 @@ def test_official_airflow3_shape(services):
     assert commands == {
         "airflow-apiserver": "api-server",
         "airflow-scheduler": "scheduler",
+        "airflow-worker": "celery worker",
         "airflow-dag-processor": "dag-processor",
         "airflow-triggerer": "triggerer",
     }
+    assert "container_name" not in services["airflow-worker"], "a named container cannot be scaled"
+    assert "healthcheck" in services["redis"]
     for name in AIRFLOW_SERVICES[:-1]:
         deps = services[name]["depends_on"]
         assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
@@ -100,7 +104,13 @@ def test_airflow_containers_agree_on_executor_auth_and_execution_api(services):
     seen = set()
     for name in AIRFLOW_SERVICES:
         env = _env(services[name])
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        broker = urlparse(env["AIRFLOW__CELERY__BROKER_URL"])
+        assert (broker.scheme, broker.hostname, broker.port or 6379) == ("redis", "redis", 6379), name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], (
+            name
+        )
+        assert "chdb" not in env[f"AIRFLOW_CONN_{CONNECTIONS.clickhouse.upper()}"], "no embedded engine here"
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
         url = urlparse(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
         assert (url.hostname, url.port, url.path) == ("airflow-apiserver", api_port, "/execution/"), name

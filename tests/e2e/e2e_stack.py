@@ -242,12 +242,22 @@ def _seed(
     db.engine.dispose()
 
 
-def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
+def _build(
+    pg: localstack.PostgresServer,
+    s3: localstack.S3Server,
+    *,
+    name: str = "e2e",
+    executor: str = "LocalExecutor",
+    broker_url: str | None = None,
+    workers: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> E2EStack:
+    """A stack of its own databases, bucket and chdb directory (``name`` keeps two stacks apart)."""
     started = time.monotonic()
-    base = Path(tempfile.mkdtemp(prefix="backfill-e2e-"))
+    base = Path(tempfile.mkdtemp(prefix=f"backfill-{name}-"))
     chdb_path = base / "chdb"
-    app_db, catalog_db, meta_db = "posthog_e2e", "duckling_e2e_catalog", "airflow_e2e"
-    bucket = "e2e-duckling-team-1"
+    app_db, catalog_db, meta_db = f"posthog_{name}", f"duckling_{name}_catalog", f"airflow_{name}"
+    bucket = f"{name}-duckling-team-1"
     for name in (app_db, catalog_db, meta_db):
         pg.create_database(name)
     _seed(pg, s3, chdb_path, app_db, catalog_db, bucket)
@@ -261,6 +271,10 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
         # above every pool's slots: the pool, not the executor, must be what caps concurrency
         parallelism=max(p["slots"] for p in pools.values()) + 2,
         fast_parsing=True,
+        executor=executor,
+        broker_url=broker_url,
+        workers=workers,
+        worker_concurrency=1,
         # debugging aid: run the e2e tests against another copy of the DAG files
         dags_folder=Path(os.environ.get("BACKFILL_E2E_DAGS_FOLDER", PROJECT_ROOT / "dags")),
         # fault points the tests arm by writing this file (tests/e2e/test_faults_e2e.py); short retries
@@ -271,6 +285,7 @@ def _build(pg: localstack.PostgresServer, s3: localstack.S3Server) -> E2EStack:
             "AIRFLOW__METRICS__STATSD_HOST": statsd.host,
             "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
             "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+            **(extra_env or {}),
         },
         connections=airflow_env.embedded_connections(
             chdb_path=chdb_path,
