@@ -137,6 +137,7 @@ def up(args) -> int:
     base.mkdir(parents=True, exist_ok=True)
     pg = _start_or_reuse_postgres(base / "pg")
     s3 = None
+    redis = None
     stack = None
     try:
         for name in ("airflow", "posthog"):
@@ -151,12 +152,19 @@ def up(args) -> int:
             pg.url("posthog"), base / "lakes", connections["AIRFLOW_CONN_AWS_DEFAULT"]
         )
         print(f"demo ducklings (empty) for teams {ducklings}", flush=True)
+        celery = {}
+        if args.executor == "celery":
+            redis = localstack.start_redis(base / "redis.log")
+            workers = tuple(f"worker-{i + 1}" for i in range(args.workers))
+            celery = {"executor": "CeleryExecutor", "broker_url": redis.url, "workers": workers}
+            print(f"CeleryExecutor: redis-server at {redis.url}, workers {list(workers)}", flush=True)
         stack = LocalAirflow(
             home=base / "home",
             metadata_url=pg.url("airflow"),
             port=args.port,
             parallelism=args.parallelism,
             connections=connections,
+            **celery,
         )
         print("airflow db migrate ...", flush=True)
         stack.migrate()
@@ -192,6 +200,8 @@ def up(args) -> int:
             stack.stop()
         if s3:
             s3.stop()
+        if redis:
+            redis.stop()
         pg.stop()
 
 
@@ -207,6 +217,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--parse-timeout", type=float, default=180)
     parser.add_argument("--exit-after", type=float, default=None, help="stop after N seconds (smoke test)")
     parser.add_argument("--reset", action="store_true", help="delete the directory first")
+    parser.add_argument("--executor", choices=("local", "celery"), default="local",
+                        help="celery: Debian's redis-server as the broker and --workers named Celery workers")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (with --executor celery)")
 
 
 def main(args) -> int:

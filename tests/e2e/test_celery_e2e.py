@@ -24,8 +24,19 @@ def celery_stack(pg, s3, tmp_path_factory):
     redis = localstack.start_redis(tmp_path_factory.mktemp("redis") / "redis.log")
     stack = None
     try:
+        # a task whose worker vanished is failed (and retried elsewhere) after 20 s without a heartbeat
+        heartbeat = {
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+        }
         stack = _build(
-            pg, s3, name="celery", executor="CeleryExecutor", broker_url=redis.url, workers=WORKERS
+            pg,
+            s3,
+            name="celery",
+            executor="CeleryExecutor",
+            broker_url=redis.url,
+            workers=WORKERS,
+            extra_env=heartbeat,
         )
         yield stack
     finally:

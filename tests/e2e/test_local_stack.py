@@ -33,31 +33,39 @@ def _processes_mentioning(text: str) -> list[str]:
     return out
 
 
-def _descendants(root: int) -> set[int]:
-    parents = {}
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """pid -> its start time (clock ticks since boot): a pid the kernel reuses later is not mistaken
+    for one the launcher started."""
+    parents, started = {}, {}
     for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
+        if proc.name.isdigit() and (fields := _stat(int(proc.name))):
+            parents[int(proc.name)] = int(fields[1])
+            started[int(proc.name)] = fields[19]
     found, frontier = set(), {root}
     while frontier:
         children = {pid for pid, ppid in parents.items() if ppid in frontier} - found
         found |= children
         frontier = children
-    return found
+    return {pid: started[pid] for pid in found}
 
 
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.add(pid)
+def _alive(pids: dict[int, str]) -> dict[int, str]:
+    """The launcher's processes still running (same pid AND start time, not a zombie), with their cmdline."""
+    alive = {}
+    for pid, start in pids.items():
+        fields = _stat(pid)
+        if fields and fields[19] == start and fields[0] != "Z":
+            try:
+                alive[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+            except OSError:
+                continue
     return alive
 
 
@@ -75,7 +83,7 @@ def test_local_stack_seeds_real_work_and_stops_on_sigterm(tmp_path):
         [sys.executable, "-m", "devtools", "airflow", "--dir", str(base), "--port", str(port)],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    started: set[int] = set()
+    started: dict[int, str] = {}
     try:
         deadline = time.monotonic() + 420
         while "stops everything" not in Path(log.name).read_text():
@@ -123,7 +131,10 @@ def test_local_stack_seeds_real_work_and_stops_on_sigterm(tmp_path):
     while _processes_mentioning(str(base)) and time.monotonic() < deadline:
         time.sleep(1)
     assert _processes_mentioning(str(base)) == [], "processes left after SIGTERM (PostgreSQL?)"
-    assert _alive(started) == set(), "processes the launcher started are still running"
+    deadline = time.monotonic() + 30
+    while _alive(started) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _alive(started) == {}, "processes the launcher started are still running"
     assert proc.returncode == 0, Path(log.name).read_text()[-3000:]
 
 
