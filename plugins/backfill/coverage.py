@@ -39,6 +39,7 @@ DONE_STATE, MISSING, STALE, FAILED_STATE = "done", "missing", "stale", "failed"
 IN_PROGRESS, NO_TRAFFIC, NOT_CHECKED = "in_progress", "no_traffic", "not_checked"
 STATES = (DONE_STATE, MISSING, STALE, FAILED_STATE, IN_PROGRESS, NO_TRAFFIC, NOT_CHECKED)
 
+HISTORY_KIND = "history"  # the duckling ledger's per-team coverage watermark (duckling/detect.py)
 # family -> (ledger kind whose rows make the cell, the DAG whose read access the page requires)
 FAMILIES = {
     "web_preagg": ("team_day", "web_preagg_backfill"),
@@ -210,6 +211,8 @@ def grid(db: AppDB, family: str, start: dt.date, end: dt.date, team_ids: list[in
     teams = sorted(
         set(team_ids) if team_ids is not None else {t for t, _ in observed} | {t for t, _ in ledger}
     )
+    # ducklings: days through a team's coverage watermark are done even after their rows were retired
+    marks = Ledger(db).watermarks(family, HISTORY_KIND, teams) if family == "duckling" and teams else {}
     now = utcnow()
     out = Grid(family, start, end, teams)
     for team in teams:
@@ -217,6 +220,8 @@ def grid(db: AppDB, family: str, start: dt.date, end: dt.date, team_ids: list[in
         while day <= end:
             obs, led = observed.get((team, day)), ledger.get((team, day))
             cell = Cell(team, day, classify(family, obs, led, now))
+            if led is None and team in marks and day <= marks[team]:
+                cell.state = DONE_STATE
             if obs is not None:
                 cell.source_count, cell.target_count = obs["source_count"], obs["target_count"]
                 cell.dag_id, cell.run_id, cell.updated_at = obs["dag_id"], obs["run_id"], obs["observed_at"]

@@ -292,6 +292,37 @@ class Ledger:
         with self.db.engine.begin() as conn:
             return conn.execute(stmt).rowcount
 
+    def watermarks(self, family: str, kind: str, team_ids: list[int]) -> dict[int, dt.date]:
+        """Per team, the day of its ``kind`` row (one per team: a watermark such as covered history)."""
+        t = self.t
+        stmt = sa.select(t.c.team_id, t.c.day).where(
+            t.c.family == family, t.c.kind == kind, t.c.team_id.in_(team_ids)
+        )
+        with self.db.engine.connect() as conn:
+            return {int(r.team_id): r.day for r in conn.execute(stmt)}
+
+    def set_watermark(self, family: str, kind: str, team_id: int, day: dt.date) -> None:
+        """Move a team's watermark row to ``day`` (the primary key includes the day: delete, insert)."""
+        t = self.t
+        with self.db.engine.begin() as conn:
+            conn.execute(sa.delete(t).where(t.c.family == family, t.c.kind == kind, t.c.team_id == team_id))
+            conn.execute(sa.insert(t).values(family=family, team_id=team_id, day=day, kind=kind, status=DONE,
+                                             attempts=0, updated_at=utcnow()))  # fmt: skip
+
+    def retire_covered(
+        self, family: str, kind: str, team_id: int, through: dt.date, older_than_days: int
+    ) -> int:
+        """Delete a team's DONE ``kind`` rows up to ``through`` (a coverage watermark) last updated more than
+        ``older_than_days`` ago. Only DONE rows: live claims, failures, export-only rows (which protect
+        files) and deferred rows are never touched."""
+        t = self.t
+        stmt = sa.delete(t).where(
+            t.c.family == family, t.c.kind == kind, t.c.team_id == team_id, t.c.status == DONE,
+            t.c.day <= through, t.c.updated_at < utcnow() - dt.timedelta(days=older_than_days),
+        )  # fmt: skip
+        with self.db.engine.begin() as conn:
+            return conn.execute(stmt).rowcount
+
     def forget(self, family: str, team_id: int) -> int:
         """Delete every row of one team in a family (a reset: its data is gone, so is its history)."""
         t = self.t

@@ -161,6 +161,9 @@ class MaintenanceDefaults:
     # that started on an older snapshot, or a registration in flight, never finds its file gone
     cleanup_margin_hours: int = 24
     lease_seconds: int = 3600
+    # duckling ledger retention: DONE events rows at or before a team's coverage watermark (every day from
+    # its first event day done) are deleted after this many days; the watermark keeps the coverage
+    ledger_retention_days: int = 90
 
 
 @dataclass(frozen=True)

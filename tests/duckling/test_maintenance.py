@@ -343,3 +343,32 @@ def test_an_erased_person_disappears_from_the_lake_physically(env, demo_data, ma
     # the watermark moved: the next run propagates nothing again
     again = maintain_duckling(11, Policy(), RunInfo("duckling_maintenance", "m2"), env)
     assert again["erased_persons"] == 0
+
+
+def test_ledger_retention_keeps_coverage_behind_a_watermark(env, demo_data, make_duckling):
+    from backfill.coverage import grid
+    from backfill.duckling.detect import detect_full
+
+    make_duckling(11)
+    env.state.set(11, earliest_day=DAYS[0])
+    for day in DAYS[:2]:
+        run_partition(env, 11, day, run_id=f"h-{day}")
+    exported = run_partition(
+        env, 11, DAYS[2], run_id="h-x", options=RunParams(skip_ducklake_registration=True)
+    )
+    policy = Policy(ledger_retention_days=0, propagate_erasures=False)
+    upkeep = maintain_duckling(11, policy, RunInfo("duckling_maintenance", "r1"), env)
+    assert upkeep["coverage_watermark"] == DAYS[1].isoformat()
+    assert upkeep["ledger_rows_retired"] == 2
+    left = {(r["day"], r["status"]) for r in env.ledger.rows("duckling", team_ids=[11], kind="events")}
+    assert left == {(DAYS[2], "exported")}  # the export-only row protects its file: kept
+    assert _exists(env, 11, exported["files"][0])
+
+    # coverage is not forgotten: the full backfill plans only the day after the watermark...
+    plan = detect_full({"kinds": ["events"], "team_ids": [11], "end_date": DAYS[2].isoformat()},
+                       RunInfo("duckling_full_backfill", "f1"), env, today=DAYS[2] + dt.timedelta(days=1))  # fmt: skip
+    assert [it["day"] for it in plan["items"] if it["kind"] == "events"] == [DAYS[2].isoformat()]
+    # ...and the coverage page shows the retired days done
+    cells = {c.day: c.state for c in grid(env.db, "duckling", DAYS[0], DAYS[1], [11]).cells}
+    assert cells == {DAYS[0]: "done", DAYS[1]: "done"}
+    assert lake_day_counts(env, 11) == {d: ch_day_counts(env, 11)[d] for d in DAYS[:2]}

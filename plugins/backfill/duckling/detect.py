@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from backfill.clickhouse import QueryTag
-from backfill.coverage import Observation
+from backfill.coverage import HISTORY_KIND, Observation
 from backfill.duckling.credentials import access_for
 from backfill.duckling.export import EVENTS
 from backfill.duckling.lake import open_lake
@@ -133,7 +133,13 @@ def history_pending(
     """Per team: its oldest not-done history days (at most ``cap``) and how many remain. One grouped
     count for all teams; a team whose history is complete costs nothing more, an incomplete one streams
     its done days once. Nothing here grows with the number of done days per team."""
+    marks = env.ledger.watermarks(FAMILY, HISTORY, [t for t, d in earliest.items() if d is not None])
     windows = {t: (max(d, since) if since else d) for t, d in earliest.items() if d is not None}
+    # days through a team's coverage watermark are done, whether or not their ledger rows were retired
+    windows = {
+        t: max(start, marks[t] + dt.timedelta(days=1)) if t in marks else start
+        for t, start in windows.items()
+    }
     windows = {t: start for t, start in windows.items() if start <= until}
     if not windows:
         return {}, {}
@@ -153,6 +159,25 @@ def history_pending(
             )
             pending[team] = pending_days(start, until, stream, skip, cap)
     return pending, remaining
+
+
+HISTORY = HISTORY_KIND  # ledger kind of the per-team coverage watermark (its row's day)
+
+
+def advance_history_mark(env: Env, team_id: int, first_day: dt.date, until: dt.date) -> dt.date | None:
+    """Move the team's coverage watermark to the last day D such that every events day from its first
+    event day through D is done; streamed from the current mark (the ledger's days, no ClickHouse).
+    Returns the mark (None while the first day itself is not done)."""
+    mark = env.ledger.watermarks(FAMILY, HISTORY, [team_id]).get(team_id)
+    day = max(first_day, mark + dt.timedelta(days=1)) if mark else first_day
+    new = mark
+    for done in env.ledger.iter_days(FAMILY, team_id, kind=EVENTS, status=(DONE,), start=day, end=until):
+        if done != day:
+            break
+        new, day = day, day + dt.timedelta(days=1)
+    if new != mark and new is not None:
+        env.ledger.set_watermark(FAMILY, HISTORY, team_id, new)
+    return new
 
 
 def settle_window(day: dt.date) -> tuple[dt.date, dt.date]:

@@ -27,6 +27,7 @@ from backfill import params as p
 from backfill.duckling import schema
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient, is_transient_duckdb, with_retries
+from backfill.duckling.export import EVENTS
 from backfill.duckling.lake import open_lake
 from backfill.duckling.referenced import ledger_protected
 from backfill.duckling.run import FAMILY, Env, RunInfo
@@ -64,6 +65,15 @@ PARAMS = p.ParamSet(
             "Forget persons deleted in ClickHouse (and their events, by person and distinct ids) in the "
             "lake, physically: their files rewritten, older snapshots expired and cleaned at once.",
         ),
+        p.int_param(
+            "ledger_retention_days",
+            MAINTENANCE.ledger_retention_days,
+            "Ledger retention (days)",
+            "Done events rows at or before a team's coverage watermark are deleted after this many days "
+            "(the watermark keeps the coverage; claims, failures and export-only rows are never deleted).",
+            lo=0,
+            hi=3650,
+        ),
         p.bool_param(
             "dry_run", False, "Dry run", "Report what would be expired and deleted; change nothing."
         ),
@@ -77,6 +87,7 @@ class Policy:
     cleanup_margin_hours: int = MAINTENANCE.cleanup_margin_hours
     compact: bool = True
     propagate_erasures: bool = True
+    ledger_retention_days: int = MAINTENANCE.ledger_retention_days
     dry_run: bool = False
     team_ids: tuple[int, ...] = ()
 
@@ -224,6 +235,22 @@ def report(team_ids: list[int], results: list[dict[str, Any]]) -> dict[str, Any]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+def retire_covered_rows(env: Env, team_id: int, policy: Policy) -> dict[str, Any]:
+    """Ledger retention that never forgets coverage: first move the team's coverage watermark (every
+    events day from its first through the mark is done), then delete DONE events rows at or before the
+    mark older than the retention. Live claims, failures, deferred and export-only rows stay."""
+    from backfill.duckling.detect import advance_history_mark
+
+    first = env.state.earliest_days([team_id]).get(team_id)
+    if first is None or policy.dry_run:
+        return {"coverage_watermark": None, "ledger_rows_retired": 0}
+    mark = advance_history_mark(env, team_id, first, dt.datetime.now(dt.UTC).date())
+    retired = 0
+    if mark is not None:
+        retired = env.ledger.retire_covered(FAMILY, EVENTS, team_id, mark, policy.ledger_retention_days)
+    return {"coverage_watermark": mark.isoformat() if mark else None, "ledger_rows_retired": retired}
+
+
 def erasure_watermark(env: Env, team_id: int) -> dt.datetime:
     """Where erasure propagation resumes: the newest deletion a successful upkeep propagated. Read from
     the rows' details whatever their status now: a rerun the same day has already claimed that day's row
@@ -267,7 +294,7 @@ def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | Non
         )
         env.ledger.fail(key, run.owner, str(err))
         raise err from None
-    result = {"status": "done", **upkeep.to_dict()}
+    result = {"status": "done", **upkeep.to_dict(), **retire_covered_rows(env, int(team_id), policy)}
     env.ledger.succeed(key, run.owner, detail=result)
     log.info("team %s upkeep: %s", team_id, result)
     return result
