@@ -240,3 +240,24 @@ def grid(db: AppDB, family: str, start: dt.date, end: dt.date, team_ids: list[in
             out.cells.append(cell)
             day += dt.timedelta(days=1)
     return out
+
+
+def upkeep(db: AppDB, team_ids: list[int]) -> list[dict[str, Any]]:
+    """Per duckling, from the upkeep's ledger rows (duckling_maintenance): its size after the latest
+    upkeep, and when compaction, expiry, cleanup and erasure last did something."""
+    from backfill.settings import MAINTENANCE
+
+    rows = Ledger(db).rows(MAINTENANCE.family, team_ids=team_ids or None, kind=MAINTENANCE.kind, status=DONE)
+    out: dict[int, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: r["updated_at"]):
+        d, at = detail_of(r), r["updated_at"].isoformat()
+        team = out.setdefault(int(r["team_id"]), {"team_id": int(r["team_id"])})
+        team.update(
+            last_upkeep=at,
+            **{k: d.get("after", {}).get(k) for k in ("data_files", "data_bytes", "snapshots")},
+        )
+        for what, key in (("compaction", "merged_files"), ("expiry", "expired_snapshots"),
+                          ("cleanup", "deleted_files"), ("erasure", "erased_persons")):  # fmt: skip
+            if d.get(key):
+                team[f"last_{what}"] = at
+    return [out[t] for t in sorted(out)]

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from backfill.coverage import FAMILIES, grid
+from backfill.coverage import FAMILIES, grid, upkeep
 from backfill.coverage_view import Query as CoverageQuery
 from backfill.coverage_view import render_html
 
@@ -54,7 +54,9 @@ def create_app(open_db=_open_db) -> FastAPI:
 
     def load(query: CoverageQuery):
         with open_db() as db:
-            return grid(db, query.family, query.start, query.end, query.team_ids)
+            g = grid(db, query.family, query.start, query.end, query.team_ids)
+            ducklings = upkeep(db, g.team_ids) if query.family == "duckling" else []
+        return g, ducklings
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
@@ -62,10 +64,12 @@ def create_app(open_db=_open_db) -> FastAPI:
 
     @app.get("/coverage", response_class=HTMLResponse)
     def coverage_page(query: Allowed) -> HTMLResponse:
-        return HTMLResponse(render_html(load(query), query, f"{PREFIX}/coverage"))
+        g, ducklings = load(query)
+        return HTMLResponse(render_html(g, query, f"{PREFIX}/coverage", ducklings))
 
     @app.get("/api/coverage")
     def coverage_json(query: Allowed) -> dict:
-        return load(query).to_dict()
+        g, ducklings = load(query)
+        return {**g.to_dict(), **({"upkeep": ducklings} if query.family == "duckling" else {})}
 
     return app

@@ -87,7 +87,23 @@ def _cell_title(c) -> str:
     return "\n".join(parts)
 
 
-def render_html(grid: Grid, query: Query, base: str) -> str:
+def _upkeep_table(ducklings: list[dict]) -> str:
+    if not ducklings:
+        return ""
+    e = html.escape
+    cols = ("team_id", "data_files", "data_bytes", "snapshots", "last_upkeep", "last_compaction", "last_expiry",
+            "last_cleanup", "last_erasure")  # fmt: skip
+    head = "".join(f"<th>{e(c.replace('_', ' '))}</th>" for c in cols)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{e(str(d.get(c) if d.get(c) is not None else '–'))}</td>" for c in cols)
+        + "</tr>"
+        for d in ducklings
+    )
+    return f'<h2>Upkeep per duckling</h2><table class="upkeep" id="upkeep"><tr>{head}</tr>{body}</table>'
+
+
+def render_html(grid: Grid, query: Query, base: str, ducklings: list[dict] | None = None) -> str:
     """The page: filters, legend, counts, the heatmap (each cell links to the run that last touched it)."""
     e = html.escape
     days = [grid.start + dt.timedelta(days=i) for i in range((grid.end - grid.start).days + 1)]
@@ -156,6 +172,8 @@ table.heat th.team {{ text-align: right; padding-right: 6px; white-space: nowrap
 table.heat td.c {{ width: 16px; height: 16px; border: 1px solid #fff; padding: 0; }}
 table.heat td.c a {{ display: block; width: 100%; height: 100%; }}
 .cost {{ color: #5b6475; margin-top: 6px; }}
+h2 {{ font-size: 15px; margin: 18px 0 6px; }}
+table.upkeep td, table.upkeep th {{ padding: 2px 8px; text-align: right; font-size: 12px; }}
 </style></head>
 <body>
 <h1>Backfill coverage</h1>
@@ -175,6 +193,7 @@ table.heat td.c a {{ display: block; width: 100%; height: 100%; }}
 {"".join(rows) or "<tr><td>No team has coverage or ledger rows in this window.</td></tr>"}
 </tbody></table>
 {note}
+{_upkeep_table(ducklings or [])}
 </body></html>
 """
 

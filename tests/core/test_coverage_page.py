@@ -45,6 +45,10 @@ def _seed(appdb) -> None:
     key = PartitionKey("duckling", 2, D, "events")
     assert ledger.claim(key, owner, 60)
     ledger.fail(key, owner, "bucket <b>gone</b>")
+    upkeep_key = PartitionKey("duckling_maintenance", 1, D, "upkeep")
+    assert ledger.claim(upkeep_key, "duckling_maintenance:m", 60)
+    ledger.succeed(upkeep_key, "duckling_maintenance:m",
+                   detail={"merged_files": 2, "after": {"data_files": 3, "data_bytes": 900, "snapshots": 4}})  # fmt: skip
     CoverageStore(appdb).record(
         "duckling",
         [Observation(1, D + dt.timedelta(days=i), 100 + i) for i in range(4)]
@@ -67,7 +71,7 @@ def test_routes_require_an_authenticated_user_with_dag_read_access(api, appdb):
     got = client.get(url, headers=viewer)
     assert got.status_code == 200
     expected = grid(appdb, "duckling", D, D + dt.timedelta(days=3)).to_dict()
-    assert got.json() == {
+    assert {k: v for k, v in got.json().items() if k != "upkeep"} == {
         **expected,
         "cells": [{**c, "updated_at": c["updated_at"]} for c in expected["cells"]],
     }
@@ -83,6 +87,10 @@ def test_routes_require_an_authenticated_user_with_dag_read_access(api, appdb):
         (2, "2024-03-04"): "no_traffic",
     }
     assert got.json()["clickhouse"]["rows_read"] == 1000  # the two registered partitions' cost
+    assert got.json()["upkeep"] == [
+        {"team_id": 1, "last_upkeep": got.json()["upkeep"][0]["last_upkeep"], "data_files": 3, "data_bytes": 900,
+         "snapshots": 4, "last_compaction": got.json()["upkeep"][0]["last_upkeep"]}
+    ]  # fmt: skip
 
     # the same through the UI's cookie, as the browser sends it; the error is escaped in the page
     page = client.get(f"/backfill/coverage?family=duckling&start={D}&end={D + dt.timedelta(days=3)}",
@@ -92,6 +100,7 @@ def test_routes_require_an_authenticated_user_with_dag_read_access(api, appdb):
     assert 'data-team="2" data-day="2024-03-01" data-state="failed"' in page.text
     assert "bucket &lt;b&gt;gone&lt;/b&gt;" in page.text and "<b>gone</b>" not in page.text
     assert 'href="/dags/duckling_backfill/runs/manual__one"' in page.text
+    assert 'id="upkeep"' in page.text
 
     # bad filters: a clear 400, nothing formatted into SQL
     for bad in ("family=events", "teams=1;DROP", "start=2024-13-01", f"start={D}&end=2023-01-01"):

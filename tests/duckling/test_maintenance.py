@@ -102,6 +102,15 @@ def test_expiry_and_cleanup_delete_only_what_expired_snapshots_used(env, demo_da
     assert done["after"]["snapshots"] < done["before"]["snapshots"]
     [row] = env.ledger.rows("duckling_maintenance", team_ids=[11], status="done")[-1:]
     assert json.loads(row["detail"])["deleted_files"] == 1
+    # what the coverage page shows per duckling, from the upkeep's ledger rows
+    from backfill.coverage import upkeep
+
+    [shown] = upkeep(env.db, [11])
+    assert (
+        shown["data_files"] == done["after"]["data_files"]
+        and shown["snapshots"] == done["after"]["snapshots"]
+    )
+    assert shown["last_cleanup"] and shown["last_expiry"] and "last_erasure" not in shown
 
 
 def test_cleanup_refuses_when_the_ledger_still_names_a_due_file(env, demo_data, make_duckling):
