@@ -34,6 +34,9 @@ import sqlalchemy as sa
 from backfill.appdb import AppDB
 from backfill.clickhouse import QueryStats
 from backfill.ledger import CLAIMED, DEFERRED, DONE, EXPORTED, FAILED, SKIPPED, Ledger, detail_of, utcnow
+from backfill.settings import DUCKLING, WEB_PREAGG
+from backfill.web_preagg import FAMILY as WEB_PREAGG_FAMILY
+from backfill.web_preagg import KIND as WEB_PREAGG_KIND
 
 DONE_STATE, MISSING, STALE, FAILED_STATE = "done", "missing", "stale", "failed"
 IN_PROGRESS, NO_TRAFFIC, NOT_CHECKED = "in_progress", "no_traffic", "not_checked"
@@ -42,8 +45,8 @@ STATES = (DONE_STATE, MISSING, STALE, FAILED_STATE, IN_PROGRESS, NO_TRAFFIC, NOT
 HISTORY_KIND = "history"  # the duckling ledger's per-team coverage watermark (duckling/detect.py)
 # family -> (ledger kind whose rows make the cell, the DAG whose read access the page requires)
 FAMILIES = {
-    "web_preagg": ("team_day", "web_preagg_backfill"),
-    "duckling": ("events", "duckling_backfill"),
+    WEB_PREAGG_FAMILY: (WEB_PREAGG_KIND, WEB_PREAGG.dag_id),
+    DUCKLING.family: ("events", DUCKLING.daily_dag_id),
 }
 
 
