@@ -164,7 +164,7 @@ def _run_of(ledger_row: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def classify(family: str, obs: dict | None, led: dict | None, now: dt.datetime) -> str:
+def classify(obs: dict | None, led: dict | None, now: dt.datetime) -> str:
     """The state of one cell from its coverage row and its ledger row (either may be missing)."""
     if led is not None:
         status = led["status"]
@@ -215,14 +215,14 @@ def grid(db: AppDB, family: str, start: dt.date, end: dt.date, team_ids: list[in
         set(team_ids) if team_ids is not None else {t for t, _ in observed} | {t for t, _ in ledger}
     )
     # ducklings: days through a team's coverage watermark are done even after their rows were retired
-    marks = Ledger(db).watermarks(family, HISTORY_KIND, teams) if family == "duckling" and teams else {}
+    marks = Ledger(db).watermarks(family, HISTORY_KIND, teams) if family == DUCKLING.family and teams else {}
     now = utcnow()
     out = Grid(family, start, end, teams)
     for team in teams:
         day = start
         while day <= end:
             obs, led = observed.get((team, day)), ledger.get((team, day))
-            cell = Cell(team, day, classify(family, obs, led, now))
+            cell = Cell(team, day, classify(obs, led, now))
             if led is None and team in marks and day <= marks[team]:
                 cell.state = DONE_STATE
             if obs is not None:

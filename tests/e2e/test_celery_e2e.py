@@ -12,11 +12,23 @@ import pytest
 from e2e_stack import DEMO_START, DUCKLING_TEAM, E2EStack, _build
 from test_scheduler_e2e import _ts, max_overlap
 
+from backfill import sql as sqlt
 from backfill.settings import DUCKLING, POOLS, WEB_PREAGG
 from devtools import airflow_env, localstack
 
 pytestmark = pytest.mark.scheduler
 WORKERS = ("worker-a", "worker-b")
+PER_DAY = sqlt.Template(
+    "e2e/celery_days",
+    "SELECT toDate(timestamp, 'UTC') AS day, uniqExact(uuid) AS n FROM events "
+    "WHERE team_id = {t:Int64} AND toDate(timestamp, 'UTC') BETWEEN {s:Date} AND {e:Date} GROUP BY day",
+)
+
+
+def _clickhouse_days(stack: E2EStack, days: list[dt.date]) -> dict[dt.date, int]:
+    """ClickHouse's distinct events per day of the duckling team: what the lake must hold."""
+    rows = stack.clickhouse_rows(PER_DAY, {"t": DUCKLING_TEAM, "s": days[0], "e": days[-1]})
+    return {r["day"]: int(r["n"]) for r in rows}
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +97,7 @@ def test_two_celery_workers_share_a_duckling_and_a_web_preagg_backfill(celery_st
         lake = dict(con.execute(
             "SELECT CAST(timezone('UTC', timestamp) AS DATE), count(*) FROM lake.events GROUP BY 1"
         ).fetchall())  # fmt: skip
-    from backfill import sql as sqlt
-
-    per_day = sqlt.Template(
-        "e2e/celery_days",
-        "SELECT toDate(timestamp, 'UTC') AS day, uniqExact(uuid) AS n FROM events "
-        "WHERE team_id = {t:Int64} AND toDate(timestamp, 'UTC') BETWEEN {s:Date} AND {e:Date} GROUP BY day",
-    )
-    source = {
-        r["day"]: int(r["n"])
-        for r in stack.clickhouse_rows(per_day, {"t": DUCKLING_TEAM, "s": days[0], "e": days[-1]})
-    }
+    source = _clickhouse_days(stack, days)
     assert lake == source and set(lake) == set(days)
 
     end = DEMO_START + dt.timedelta(days=2)
@@ -172,15 +174,5 @@ def test_a_worker_killed_mid_run_and_the_other_finishes_it(celery_stack: E2EStac
             "WHERE CAST(timezone('UTC', timestamp) AS DATE) BETWEEN ? AND ? GROUP BY d",
             [days[0], days[-1]],
         ).fetchall()
-    from backfill import sql as sqlt
-
-    per_day = sqlt.Template(
-        "e2e/celery_days_after_kill",
-        "SELECT toDate(timestamp, 'UTC') AS day, uniqExact(uuid) AS n FROM events "
-        "WHERE team_id = {t:Int64} AND toDate(timestamp, 'UTC') BETWEEN {s:Date} AND {e:Date} GROUP BY day",
-    )
-    source = {
-        r["day"]: int(r["n"])
-        for r in stack.clickhouse_rows(per_day, {"t": DUCKLING_TEAM, "s": days[0], "e": days[-1]})
-    }
+    source = _clickhouse_days(stack, days)
     assert {d: (n, u) for d, n, u in rows} == {d: (n, n) for d, n in source.items()}  # one copy per uuid
