@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from backfill.settings import LOCAL_DIR
-from devtools import localstack
+from devtools import appdb_setup, localstack
 from devtools.airflow_env import DEFAULT_PARALLELISM, POOLS_FILE, PROJECT_DAG_IDS, embedded_connections
 from devtools.airflow_stack import AirflowError, LocalAirflow
 
@@ -77,7 +77,7 @@ def seed_embedded_demo(chdb_path: Path, app_db_url: str) -> bool:
     from devtools.demo import demo_spec, seed_demo_world
 
     db = AppDB.from_url(app_db_url)
-    db.create_schema()
+    appdb_setup.prepare(db)
     marker = Path(chdb_path) / ".seeded"
     shape = schema_fingerprint()
     try:

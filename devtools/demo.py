@@ -26,7 +26,7 @@ from backfill.settings import DUCKLING, LOCAL_DIR, PROJECT_ROOT, WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
 from backfill.web_preagg.detect import detect
 from backfill.web_preagg.params import Window
-from devtools import localstack
+from devtools import appdb_setup, localstack
 from devtools.demo_data import DemoSpec, generate, seed_preaggregated, template
 from devtools.demo_ducklings import format_summary, register_demo_duckling, summary
 
@@ -159,12 +159,13 @@ def seed_demo_world(ch: ClickHouse, app: AppDB, spec: DemoSpec, yesterday: dt.da
     enabled in the app DB, and the "daily job" pre-aggregations with deliberate gaps (returned)."""
     create_clickhouse_schema(ch)
     generate(ch, spec)
-    app.create_schema()
-    app.upsert_teams(
+    appdb_setup.prepare(app)
+    appdb_setup.upsert_teams(
+        app,
         [
             {"id": t, "name": f"Demo team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
             for t in spec.team_ids
-        ]
+        ],
     )
     gaps = [g for g in _gap_days(spec, yesterday) if g[0] in spec.team_ids]
     seed_preaggregated(

@@ -2,7 +2,8 @@
 
 Uses the package itself, through the same Airflow connections the DAGs use, so the schema created
 here is exactly what the DAGs expect:
-* the app tables in ``posthog_db`` (include/sql/schema/app),
+* the application's tables in ``posthog_db`` (include/sql/schema/application), then the package's
+  (its alembic migrations),
 * the ClickHouse source and target tables in ``clickhouse_default`` (include/sql/schema/clickhouse),
 * an empty PostgreSQL database for duckling catalogs (DUCKLING_CATALOG_DB, default duckling_catalog)
   on the app DB's server, which duckling_registry rows can point at.
@@ -16,10 +17,11 @@ import time
 import psycopg
 from psycopg import sql
 
+from backfill import sql as sqlt
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
 from backfill.clickhouse_schema import create_clickhouse_schema
-from backfill.settings import CONNECTIONS
+from backfill.settings import CONNECTIONS, SQL_DIR
 
 
 def _retry(what, fn, attempts: int = 30, wait_s: float = 2.0):
@@ -49,8 +51,19 @@ def create_catalog_database(name: str) -> None:
             pg.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def prepare_app_db() -> None:
+    with AppDB.from_conn_id() as db:
+        with db.engine.begin() as conn:
+            for path in sorted((SQL_DIR / "schema" / "application").glob("*.sql")):
+                for stmt in sqlt.statements(f"schema/application/{path.stem}"):
+                    conn.exec_driver_sql(stmt.text)
+        db.migrate()
+
+
 def main() -> None:
-    _retry("app DB schema", lambda: AppDB.from_conn_id().create_schema())
+    # The compose stack has no application: its tables are created from the reference DDL, then the
+    # package's own tables are migrated (what a production deployment runs: python -m backfill db upgrade).
+    _retry("app DB schema", prepare_app_db)
     print("app DB schema ready")
     _retry("ClickHouse schema", lambda: create_clickhouse_schema(ClickHouse.from_conn_id()))
     print("ClickHouse schema ready")

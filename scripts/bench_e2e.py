@@ -155,7 +155,7 @@ def duckling_child(spec: dict, home: Path) -> dict:
     from backfill.duckdb_conn import connect
     from backfill.duckling.credentials import S3Access
     from backfill.duckling.registry import Registry
-    from devtools import demo_data, localstack
+    from devtools import appdb_setup, demo_data, localstack
     from devtools.airflow_env import embedded_connections
 
     teams, days, per_day = spec["teams"], spec["days"], spec["events"]
@@ -214,7 +214,7 @@ def duckling_child(spec: dict, home: Path) -> dict:
             "postgresql://", "postgres://"), s3_endpoint=s3.endpoint, access_key=s3.access_key,
             secret_key=s3.secret_key))  # fmt: skip
         db = AppDB.from_url(app_url.replace("postgresql://", "postgresql+psycopg://"))
-        db.create_schema()
+        appdb_setup.prepare(db)
         for team in team_ids:
             pg.create_database(f"lake_{team}")
             s3.client().create_bucket(Bucket=f"duckling-{team}")
@@ -325,7 +325,7 @@ def web_child(spec: dict, home: Path) -> dict:
     from backfill.web_preagg.detect import detect
     from backfill.web_preagg.params import Window
     from backfill.web_preagg.recompute import insert_preaggregated, recompute_team_day
-    from devtools import demo_data, localstack
+    from devtools import appdb_setup, demo_data, localstack
     from devtools.airflow_env import embedded_connections
 
     teams, days, missing = spec["teams"], spec["days"], spec["missing"]
@@ -351,8 +351,8 @@ def web_child(spec: dict, home: Path) -> dict:
                                                       "days": [d for _, d in holes]}, tag=tag)  # fmt: skip
         pg.create_database("posthog")
         db = AppDB.from_url(f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/posthog")
-        db.create_schema()
-        db.upsert_teams([{"id": t, "name": f"t{t}", "web_analytics_pre_aggregated_tables_enabled": True}
+        appdb_setup.prepare(db)
+        appdb_setup.upsert_teams(db, [{"id": t, "name": f"t{t}", "web_analytics_pre_aggregated_tables_enabled": True}
                          for t in team_ids])  # fmt: skip
         ledger = Ledger(db)
 
@@ -454,14 +454,14 @@ def planning_child(spec: dict, home: Path) -> dict:
     from backfill.clickhouse_schema import create_clickhouse_schema
     from backfill.duckling.detect import detect_daily, detect_full
     from backfill.duckling.run import Env, RunInfo
-    from devtools import localstack
+    from devtools import appdb_setup, localstack
 
     teams, days = spec["teams"], spec["days"]
     pg = localstack.start_postgres(home / "pg")
     try:
         pg.create_database("posthog")
         db = AppDB.from_url(f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/posthog")
-        db.create_schema()
+        appdb_setup.prepare(db)
         until = DAY0 + dt.timedelta(days=days - 1)
         with db.engine.begin() as conn:
             conn.execute(db.table("duckling_registry").insert(), [
@@ -477,10 +477,10 @@ def planning_child(spec: dict, home: Path) -> dict:
             for r in rows:
                 batch.append(r)
                 if len(batch) == 10_000:
-                    conn.execute(db.table("backfill_ledger").insert(), batch)
+                    conn.execute(db.table("ledger").insert(), batch)
                     batch = []
             if batch:
-                conn.execute(db.table("backfill_ledger").insert(), batch)
+                conn.execute(db.table("ledger").insert(), batch)
         ch = ClickHouse.embedded(str(home / "chdb"))  # no events: the settle check's query runs, finds none
         create_clickhouse_schema(ch)
         env = Env(ch=ch, db=db)  # earliest days are cached in the team state, as after a first run

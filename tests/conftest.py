@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from backfill.appdb import AppDB  # noqa: E402
 from backfill.clickhouse import ClickHouse  # noqa: E402
-from devtools import localstack  # noqa: E402
+from devtools import appdb_setup, localstack  # noqa: E402
 
 CLICKHOUSE_TABLES = (
     "events",
@@ -52,9 +52,9 @@ CLICKHOUSE_TABLES = (
 APP_TABLES = (
     "posthog_team",
     "duckling_registry",
-    "backfill_ledger",
+    "ledger",
     "duckling_team_state",
-    "backfill_coverage",
+    "coverage",
 )
 
 
@@ -109,7 +109,7 @@ def _truncate(ch: ClickHouse, table: str) -> None:
 def appdb_session(pg):
     pg.create_database("posthog")
     db = AppDB.from_url(pg.url("posthog"))
-    db.create_schema()
+    appdb_setup.prepare(db)
     yield db
     db.engine.dispose()
 

@@ -3,6 +3,7 @@
 Commands
   gaps web-preagg --days-back N   per-team, per-day coverage of both pre-aggregated tables
   coverage [--png FILE]           the coverage heatmap of a family, from what the runs stored
+  db upgrade|current|history      the app DB's schema: migrate the package's own tables (alembic)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 COMMANDS = {
     "gaps": "backfill.cli_gaps",
     "coverage": "backfill.cli_coverage",
+    "db": "backfill.cli_db",
 }
 
 

@@ -1,22 +1,31 @@
-"""The application database (``posthog_db``): teams, the duckling registry and this package's ledger.
+"""The application database (``posthog_db``): teams, the duckling registry and this package's tables.
 
 One data-access layer for PostgreSQL (psycopg 3, production and tests) and SQLite (embedded demo):
-SQLAlchemy Core. The tables are defined once, by the DDL files in include/sql/schema/app, and
-reflected from the database, so the SQL files stay the single source of truth for the schema.
+SQLAlchemy Core, tables reflected from the database.
+
+Two owners share the database:
+* the application's tables, ``posthog_team`` and ``duckling_registry``: read here, never altered
+  (their shape is documented in include/sql/schema/application; the application creates them);
+* the package's own tables, ``ledger``, ``coverage`` and ``duckling_team_state``: created and changed
+  only by the alembic migrations in ``backfill.migrations``, in the PostgreSQL schema ``backfill``
+  (on SQLite, with the table prefix ``backfill_``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from backfill import sql as sqlt
-from backfill.settings import CONNECTIONS, SQL_DIR
+from backfill.settings import APP_DB, CONNECTIONS
 
-APP_SCHEMA_FILES = sorted(p.stem for p in (SQL_DIR / "schema" / "app").glob("*.sql"))
+APPLICATION_TABLES = ("posthog_team", "duckling_registry")
+PACKAGE_TABLES = ("ledger", "coverage", "duckling_team_state")
+
+
+class AppDBSchemaError(RuntimeError):
+    """A table the package needs is missing: the app DB is not migrated, or lacks an application table."""
 
 
 def url_from_connection(conn: Any) -> sa.URL:
@@ -40,6 +49,7 @@ def url_from_connection(conn: Any) -> sa.URL:
 @dataclass
 class AppDB:
     engine: sa.Engine
+    _tables: dict[str, sa.Table] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_url(cls, url: str | sa.URL) -> AppDB:
@@ -62,31 +72,41 @@ class AppDB:
         """Close the pool: tasks open the app DB per task (``with AppDB.from_conn_id() as db:``)."""
         self.engine.dispose()
 
-    def create_schema(self) -> None:
-        """Create the app tables if missing (idempotent)."""
-        with self.engine.begin() as conn:
-            for name in APP_SCHEMA_FILES:
-                for stmt in sqlt.statements(f"schema/app/{name}"):
-                    conn.exec_driver_sql(stmt.text)
-        self.__dict__.pop("tables", None)
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the package's tables to ``revision`` (idempotent; a deployment step, like
+        ``airflow db migrate``: ``python -m backfill db upgrade``)."""
+        from backfill import migrations
 
-    @cached_property
-    def tables(self) -> sa.MetaData:
-        meta = sa.MetaData()
-        meta.reflect(
-            self.engine,
-            only=[
-                "posthog_team",
-                "duckling_registry",
-                "backfill_ledger",
-                "duckling_team_state",
-                "backfill_coverage",
-            ],
-        )
-        return meta
+        migrations.upgrade(self.engine, revision)
+        self._tables.clear()
+
+    def physical_name(self, name: str) -> tuple[str, str | None]:
+        """(table, schema) of a table by its name in the package: the package's own tables sit in
+        their schema (PostgreSQL) or under their prefix (SQLite); the application's where it keeps them."""
+        if name in APPLICATION_TABLES:
+            return name, None
+        if name not in PACKAGE_TABLES:
+            raise KeyError(f"unknown app DB table {name!r}")
+        if self.dialect == "postgresql":
+            return name, APP_DB.schema
+        return APP_DB.sqlite_prefix + name, None
 
     def table(self, name: str) -> sa.Table:
-        return self.tables.tables[name]
+        """The reflected table, by its name in the package (see ``physical_name``)."""
+        if name not in self._tables:
+            physical, schema = self.physical_name(name)
+            try:
+                self._tables[name] = sa.Table(
+                    physical, sa.MetaData(), schema=schema, autoload_with=self.engine
+                )
+            except sa.exc.NoSuchTableError:
+                where = f"{schema}.{physical}" if schema else physical
+                if name in APPLICATION_TABLES:
+                    hint = "it belongs to the application (include/sql/schema/application shows its shape)"
+                else:
+                    hint = "the app DB is not migrated: run `python -m backfill db upgrade`"
+                raise AppDBSchemaError(f"app DB table {where} does not exist; {hint}") from None
+        return self._tables[name]
 
     @property
     def dialect(self) -> str:
@@ -106,15 +126,3 @@ class AppDB:
         stmt = sa.select(team.c.id).where(team.c.web_analytics_pre_aggregated_tables_enabled.is_(True))
         with self.engine.connect() as conn:
             return sorted(int(r[0]) for r in conn.execute(stmt))
-
-    def upsert_teams(self, rows: list[dict[str, Any]]) -> None:
-        team = self.table("posthog_team")
-        if not rows:
-            return
-        stmt = self.insert(team)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[team.c.id],
-            set_={c: stmt.excluded[c] for c in ("name", "web_analytics_pre_aggregated_tables_enabled")},
-        )
-        with self.engine.begin() as conn:
-            conn.execute(stmt, rows)

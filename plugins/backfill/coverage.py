@@ -121,7 +121,7 @@ class CoverageStore:
 
     @property
     def t(self) -> sa.Table:
-        return self.db.table("backfill_coverage")
+        return self.db.table("coverage")
 
     def record(self, family: str, observations: Iterable[Observation], *, dag_id: str, run_id: str) -> int:
         """Upsert what a detection saw (one statement executed for all rows)."""

@@ -62,7 +62,7 @@ class Ledger:
 
     @property
     def t(self) -> sa.Table:
-        return self.db.table("backfill_ledger")
+        return self.db.table("ledger")
 
     def claim(self, key: PartitionKey, owner: str, lease_seconds: int) -> bool:
         """Take the partition if it has no live claim by someone else. True if the caller now holds it."""

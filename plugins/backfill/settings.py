@@ -47,6 +47,13 @@ class Connections:
 
 
 @dataclass(frozen=True)
+class AppDBDefaults:
+    # The package's own tables: a PostgreSQL schema of their own, a table prefix on SQLite.
+    schema: str = "backfill"
+    sqlite_prefix: str = "backfill_"
+
+
+@dataclass(frozen=True)
 class Pools:
     duckling_maintenance: str = "duckling_maintenance"
     web_preagg: str = "web_preagg_backfill"
@@ -180,6 +187,7 @@ class ObservabilityDefaults:
 
 
 CONNECTIONS = Connections()
+APP_DB = AppDBDefaults()
 POOLS = Pools()
 CLICKHOUSE = ClickHouseDefaults()
 WEB_PREAGG = WebPreaggDefaults()

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from backfill.coverage import CoverageStore, Observation
+from devtools import appdb_setup
 
 RUN_AT = dt.datetime(2026, 3, 2, 7, 15, tzinfo=dt.UTC)  # the check's "now": its run's logical date
 YESTERDAY = RUN_AT.date() - dt.timedelta(days=1)
@@ -44,7 +45,7 @@ def _states(dr) -> dict[str, str]:
 def test_a_missed_objective_fails_loudly_and_alerts(dag_module, appdb, receiver, monkeypatch):
     port, bodies = receiver
     monkeypatch.setenv("AIRFLOW_CONN_BACKFILL_ALERTS", f"http://127.0.0.1:{port}")
-    appdb.upsert_teams([{"id": t, "name": f"t{t}", "web_analytics_pre_aggregated_tables_enabled": True}
+    appdb_setup.upsert_teams(appdb, [{"id": t, "name": f"t{t}", "web_analytics_pre_aggregated_tables_enabled": True}
                         for t in (7, 8)])  # fmt: skip
     store = CoverageStore(appdb)
     observed = [Observation(8, YESTERDAY, 40, 40, "done"), Observation(7, YESTERDAY, 12, 0, "missing")]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from backfill.appdb import AppDB
 from backfill.ledger import CLAIMED, DONE, FAILED, ClaimLost, Ledger, PartitionKey
+from devtools import appdb_setup
 
 KEY = PartitionKey("test", 42, dt.date(2024, 3, 1), "team_day")
 
@@ -19,7 +20,7 @@ def ledger(request, appdb, tmp_path):
     if request.param == "postgresql":
         return Ledger(appdb)
     db = AppDB.from_url(f"sqlite:///{tmp_path / 'app.sqlite'}")
-    db.create_schema()
+    appdb_setup.prepare(db)
     return Ledger(db)
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from backfill.settings import DUCKLING, MAINTENANCE, OBSERVABILITY, PROJECT_ROOT, WEB_PREAGG
-from devtools import airflow_env, airflow_stack, localstack
+from devtools import airflow_env, airflow_stack, appdb_setup, localstack
 from devtools.statsd_sink import StatsdSink
 
 TEAM_IDS = (1, 2, 3)
@@ -222,12 +222,13 @@ def _seed(
         ch.close()  # this process must not hold the directory while the scheduler runs tasks
 
     db = AppDB.from_url(pg.url(app_db))
-    db.create_schema()
-    db.upsert_teams(
+    appdb_setup.prepare(db)
+    appdb_setup.upsert_teams(
+        db,
         [
             {"id": t, "name": f"e2e team {t}", "web_analytics_pre_aggregated_tables_enabled": True}
             for t in TEAM_IDS
-        ]
+        ],
     )
     s3.client().create_bucket(Bucket=bucket)
     Registry(db).upsert(

@@ -6,6 +6,7 @@ import pytest
 from wp_helpers import BOUNCES, ENABLED, SPEC, STATS, build_world, tq
 
 from backfill.ledger import Ledger
+from devtools import appdb_setup
 
 WORLD_TABLES = ("events", "person_distinct_id_overrides", STATS, BOUNCES)
 # raw_sessions is rebuilt by its materialized view when the events are restored
@@ -31,11 +32,12 @@ def world(world_snapshot, appdb):
         ch.query(tq("truncate"), {"t": table})
     for table in WORLD_TABLES:
         ch.query(tq("snapshot_restore"), {"src": f"wp_snap_{table}", "dst": table})
-    appdb.upsert_teams(
+    appdb_setup.upsert_teams(
+        appdb,
         [
             {"id": t, "name": f"team {t}", "web_analytics_pre_aggregated_tables_enabled": t in ENABLED}
             for t in SPEC.team_ids
-        ]
+        ],
     )
     return ch
 

@@ -1,6 +1,6 @@
 """The duckling registry (``duckling_registry`` in posthog_db): one validated row per team.
 
-Two forms of a row (see include/sql/schema/app/02_duckling_registry.sql):
+Two forms of a row (see include/sql/schema/application/02_duckling_registry.sql):
 
 * remote: ``bucket`` (+ ``bucket_region``) and the customer's PostgreSQL catalog ``db_host``,
   ``db_port``, ``db_database``, ``db_username`` and either ``db_password`` (plaintext, masked) or

@@ -1,3 +1,5 @@
+-- The duckling registry, written by the application's provisioning and only read by this package, which
+-- never runs this DDL (the tests, the demo and docker-compose's init stand in for the application).
 -- One row per duckling (a customer's isolated DuckLake). Two forms:
 --  * remote: bucket (+ bucket_region) on S3, catalog in the customer's PostgreSQL (db_*). The
 --    password is either plaintext db_password (accepted, and masked in logs) or db_password_conn_id,

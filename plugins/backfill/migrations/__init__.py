@@ -1,0 +1,68 @@
+"""The app DB's schema history, versioned with alembic (it ships with Airflow).
+
+The package's own tables (ledger, coverage, duckling_team_state) live in their own PostgreSQL schema
+(``backfill``) or, on SQLite, under the table prefix ``backfill_``; so does alembic's version table, so
+an app DB that is also Airflow's metadata DB keeps both histories apart. The application's tables
+(posthog_team, duckling_registry) are read, never altered: no migration names them.
+
+``upgrade(engine)`` brings any app DB to head: a fresh one, a database made by the pre-alembic
+``create_schema`` (the baseline is exactly that DDL, ``IF NOT EXISTS``, so it stamps such a database
+without touching it) or one at any earlier revision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from backfill.settings import APP_DB
+
+SCRIPT_DIR = Path(__file__).resolve().parent
+
+
+def version_table(dialect: str) -> tuple[str, str | None]:
+    """(table, schema) of alembic's version table for this package on a dialect."""
+    if dialect == "postgresql":
+        return "alembic_version", APP_DB.schema
+    return f"{APP_DB.sqlite_prefix}alembic_version", None
+
+
+def _config(connection: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SCRIPT_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Migrate to ``revision`` in one transaction (PostgreSQL runs DDL transactionally)."""
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), revision)
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        command.downgrade(_config(conn), revision)
+
+
+def current(engine: sa.Engine) -> str | None:
+    """The database's revision, None when it has never been migrated."""
+    table, schema = version_table(engine.dialect.name)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": table, "version_table_schema": schema})
+        return ctx.get_current_revision()
+
+
+def head() -> str:
+    return ScriptDirectory(str(SCRIPT_DIR)).get_current_head()
+
+
+def history() -> list[tuple[str, str]]:
+    """(revision, message) from the baseline to head."""
+    script = ScriptDirectory(str(SCRIPT_DIR))
+    return [(s.revision, s.doc) for s in reversed(list(script.walk_revisions()))]
