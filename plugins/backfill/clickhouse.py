@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from backfill import sql as sqlt
@@ -231,8 +232,16 @@ class Meter:
 
 @dataclass(frozen=True)
 class QueryResult:
-    rows: list[dict[str, Any]]
+    """A statement's result as the engine's column names and row tuples (``rows`` builds dicts on
+    first use: a caller reading many rows by position skips that) and its statistics."""
+
+    columns: list[str]
+    tuples: list[tuple]
     stats: QueryStats
+
+    @cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, t, strict=True)) for t in self.tuples]
 
 
 @dataclass
@@ -345,19 +354,21 @@ class ClickHouse:
         def run():
             result = session.query(body, "Arrow", params=params or None)
             data = result.bytes() if result is not None else b""
-            rows = pa.ipc.open_file(pa.BufferReader(data)).read_all().to_pylist() if data else []
-            return result, rows
+            if not data:
+                return result, [], []
+            table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+            return result, table.column_names, list(zip(*(c.to_pylist() for c in table.columns), strict=True))
 
         try:
-            result, rows = run()
+            result, columns, tuples = run()
         except Exception as exc:
             # chdb 4.4: the read right after a failed query gets an empty Arrow buffer ("Unexpected empty
             # message in IPC file format"); a read is safe to repeat once.
             if _first_keyword(body) not in ("SELECT", "WITH") or not _STALE_ARROW.search(str(exc)):
                 raise
-            result, rows = run()
+            result, columns, tuples = run()
         if result is None:
-            return QueryResult(rows, QueryStats())
+            return QueryResult(columns, tuples, QueryStats())
         stats = QueryStats(
             int(result.storage_rows_read()),
             int(result.storage_bytes_read()),
@@ -365,7 +376,7 @@ class ClickHouse:
             int(result.bytes_written()),
             float(result.elapsed()),
         )
-        return QueryResult(rows, stats)
+        return QueryResult(columns, tuples, stats)
 
     def _run_server(
         self, text: str, params: dict[str, Any], settings: dict[str, Any], query_id: str
@@ -388,7 +399,7 @@ class ClickHouse:
                 int(getattr(progress, "written_bytes", 0) or 0),
                 round(time.monotonic() - started, 6),
             )
-            return QueryResult([dict(zip(names, row, strict=True)) for row in rows], stats)
+            return QueryResult(names, [tuple(row) for row in rows], stats)
         except BaseException:
             self._kill(query_id)
             raise

@@ -88,25 +88,21 @@ def test_select_teams_refuses_bad_configured_ids_before_reading_anything():
 
 
 # --- classification ------------------------------------------------------------------------------------
-def cov(team, day, table, source, rows, pvs):
-    return Coverage(team, day, table, source, rows, pvs)
+def cov(team, day, source, stats, bounces):
+    """A detection row: the source's pageviews, and (rows, pageviews) of stats and of bounces."""
+    return Coverage(team, day, source, *stats, *bounces)
 
 
 def test_classify_missing_stale_present():
     d1, d2, d3, d4, d5 = (D(2024, 3, i) for i in range(1, 6))
     coverage = [
-        cov(1, d1, STATS, 10, 0, 0),
-        cov(1, d1, BOUNCES, 10, 0, 0),  # missing in both
-        cov(1, d2, STATS, 10, 5, 10),
-        cov(1, d2, BOUNCES, 10, 0, 0),  # missing in bounces
-        cov(2, d3, STATS, 12, 5, 10),
-        cov(2, d3, BOUNCES, 12, 3, 10),  # late events (target check)
-        cov(2, d4, STATS, 10, 5, 10),
-        cov(2, d4, BOUNCES, 10, 3, 10),  # baseline differs
-        cov(3, d5, STATS, 0, 5, 10),
-        cov(3, d5, BOUNCES, 0, 0, 0),  # rows without traffic
-        cov(3, d1, STATS, 7, 5, 7),
-        cov(3, d1, BOUNCES, 7, 3, 7),  # complete
+        cov(1, d1, 10, (0, 0), (0, 0)),  # missing in both
+        cov(1, d2, 10, (5, 10), (0, 0)),  # missing in bounces
+        cov(2, d3, 12, (5, 10), (3, 10)),  # late events (target check)
+        cov(2, d4, 10, (5, 10), (3, 10)),  # baseline differs
+        cov(3, d5, 0, (5, 10), (0, 0)),  # rows without traffic
+        cov(3, d1, 7, (5, 7), (3, 7)),  # complete
+        cov(3, d2, 0, (0, 0), (0, 0)),  # nothing anywhere: no finding
     ]
     missing, stale, present = classify(coverage, {(2, d4): 8, (3, d1): 7}, TABLES)
     assert [(m.team_id, m.day, m.tables) for m in missing] == [(1, d1, TABLES), (1, d2, (BOUNCES,))]

@@ -9,33 +9,40 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from backfill.clickhouse import ClickHouse, QueryTag
 from backfill.coverage import DONE_STATE, MISSING, NO_TRAFFIC, STALE, Observation
 from backfill.ledger import DONE, Ledger
 from backfill.settings import WEB_PREAGG
-from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
+from backfill.web_preagg import BOUNCES, FAMILY, KIND, SHORT, STATS, TABLES
 from backfill.web_preagg.params import Window
 
 
-@dataclass(frozen=True)
-class Coverage:
-    """One (team, day, table) row of the detection query."""
+class Coverage(NamedTuple):
+    """One (team, day) row of the detection query: the source's pageviews, and each table's row count
+    and pageview total (0 and 0 when the table holds nothing for the team-day). A tuple: detection
+    builds tens of thousands of these from the engine's columns."""
 
     team_id: int
     day: dt.date
-    table: str
     source_pageviews: int
-    target_rows: int
-    target_pageviews: int
+    stats_rows: int
+    stats_pageviews: int
+    bounces_rows: int
+    bounces_pageviews: int
 
-    @property
-    def expected(self) -> bool:
-        return self.source_pageviews > 0
+    def rows(self, table: str) -> int:
+        return self[_COLUMNS[table][0]]
 
-    @property
-    def present(self) -> bool:
-        return self.target_rows > 0
+    def pageviews(self, table: str) -> int:
+        return self[_COLUMNS[table][1]]
+
+    def present(self, table: str) -> bool:
+        return self[_COLUMNS[table][0]] > 0
+
+
+_COLUMNS = {STATS: (3, 4), BOUNCES: (5, 6)}  # table -> positions of its (rows, pageviews) in Coverage
 
 
 @dataclass(frozen=True)
@@ -82,23 +89,20 @@ class Detection:
     def observations(self) -> list[Observation]:
         """Every (team, day) of the window as this detection saw it, for the coverage store: the source's
         pageviews, the smaller checked table's pageviews, and the verdict (no_traffic without either)."""
-        source: dict[tuple[int, dt.date], int] = {}
-        target: dict[tuple[int, dt.date], int] = {}
-        for c in self.coverage:
-            k = (c.team_id, c.day)
-            source[k] = max(source.get(k, 0), c.source_pageviews)
-            if c.table in self.tables:
-                target[k] = min(target.get(k, c.target_pageviews), c.target_pageviews)
+        seen = {
+            (c.team_id, c.day): (c.source_pageviews, min(c.pageviews(t) for t in self.tables))
+            for c in self.coverage
+        }
         verdict = {(m.team_id, m.day): MISSING for m in self.missing}
         verdict.update({(s.team_id, s.day): STALE for s in self.stale})
         verdict.update({(p.team_id, p.day): DONE_STATE for p in self.present})
         days = [self.window.start + dt.timedelta(days=i) for i in range(self.window.days)]
+        nothing = (0, 0)
         return [
-            Observation(team, day, source.get((team, day), 0), target.get((team, day), 0),
-                        verdict.get((team, day), NO_TRAFFIC))
+            Observation(team, day, *seen.get((team, day), nothing), verdict.get((team, day), NO_TRAFFIC))
             for team in self.team_ids
             for day in days
-        ]  # fmt: skip
+        ]
 
     def missing_partitions(self) -> set[tuple[int, dt.date, str]]:
         return {(m.team_id, m.day, t) for m in self.missing for t in m.tables}
@@ -135,32 +139,25 @@ def query_coverage(
     tag: QueryTag,
     as_of: dt.datetime | None = None,
 ) -> list[Coverage]:
-    """The one detection query, over events ingested by ``as_of`` (default: all of them). No team ids:
-    nothing to check (the query is not sent)."""
+    """The one detection query, over events ingested by ``as_of`` (default: all of them): one row per
+    team-day with traffic or with rows in a checked table. No team ids: nothing to check (the query is
+    not sent)."""
     if not team_ids:
         return []
-    rows = ch.query(
+    result = ch.execute(
         "web_preagg/detect",
         {
             "team_ids": [int(t) for t in team_ids],
             "start_day": window.start,
             "end_day": window.end,
-            "tables": list(tables),
             "as_of": as_of or EVERYTHING_INGESTED,
         },
         tag=tag,
     )
-    return [
-        Coverage(
-            int(r["team_id"]),
-            r["day"],
-            r["table_name"],
-            int(r["source_pageviews"]),
-            int(r["target_rows"]),
-            int(r["target_pageviews"]),
-        )
-        for r in rows
-    ]
+    if tuple(result.columns) != Coverage._fields:
+        raise RuntimeError(f"detect.sql returned columns {result.columns}, expected {Coverage._fields}")
+    checked = [_COLUMNS[t][0] for t in tables]
+    return [c for c in map(Coverage._make, result.tuples) if c[2] > 0 or any(c[i] > 0 for i in checked)]
 
 
 @dataclass(frozen=True)
@@ -197,15 +194,20 @@ def classify(
              the source pageviews now, or a table's pageview total differs from the source (late
              events, deleted events, or rows left where the source has no traffic any more).
     """
-    by_team_day: dict[tuple[int, dt.date], dict[str, Coverage]] = {}
-    for c in coverage:
-        if c.table in tables:
-            by_team_day.setdefault((c.team_id, c.day), {})[c.table] = c
+    checked = [(t, *_COLUMNS[t]) for t in tables]  # (table, rows position, pageviews position)
     missing, stale, present = [], [], []
-    for (team_id, day), per_table in sorted(by_team_day.items()):
-        source = max(c.source_pageviews for c in per_table.values())
-        absent = tuple(t for t in tables if t not in per_table or not per_table[t].present)
-        if source > 0 and absent:
+    for c in sorted(coverage):  # by team, then day
+        team_id, day, source = c[0], c[1], c[2]
+        absent = tuple(t for t, rows, _ in checked if c[rows] == 0)
+        if not absent:
+            if (baselines.get((team_id, day), source) == source) and all(
+                c[pv] == source for _, _, pv in checked
+            ):
+                present.append(TeamDay(team_id, day, tables, source, "present"))
+                continue
+        elif source == 0 and len(absent) == len(tables):
+            continue  # no traffic and no rows: nothing to say
+        elif source > 0:
             names = ", ".join(SHORT[t] for t in absent)
             repair = (team_id, day) in touched
             why = f"missing in {names}" + (
@@ -218,10 +220,9 @@ def classify(
         if baseline is not None and baseline != source:
             reasons.append(f"source pageviews {baseline} -> {source} since computed")
             stale_tables = list(tables)
-        for t in tables:
-            c = per_table.get(t)
-            if c is not None and c.present and c.target_pageviews != source:
-                reasons.append(f"{SHORT[t]} has {c.target_pageviews} pageviews, source {source}")
+        for t, rows, pv in checked:
+            if c[rows] > 0 and c[pv] != source:
+                reasons.append(f"{SHORT[t]} has {c[pv]} pageviews, source {source}")
                 if t not in stale_tables:
                     stale_tables.append(t)
         if reasons:
@@ -230,8 +231,6 @@ def classify(
                     team_id, day, tuple(t for t in tables if t in stale_tables), source, "; ".join(reasons)
                 )
             )
-        elif all(t in per_table and per_table[t].present for t in tables):
-            present.append(TeamDay(team_id, day, tables, source, "present"))
     return missing, stale, present
 
 

@@ -110,9 +110,7 @@ def coverage_grid(detection: Detection) -> str:
     days = [window.start + dt.timedelta(days=i) for i in range(window.days)]
     present: dict[tuple[int, dt.date], set[str]] = {}
     for c in detection.coverage:
-        present.setdefault((c.team_id, c.day), set())
-        if c.present:
-            present[(c.team_id, c.day)].add(c.table)
+        present[(c.team_id, c.day)] = {t for t in detection.tables if c.present(t)}
     stale = {(s.team_id, s.day) for s in detection.stale}
     missing = {(m.team_id, m.day) for m in detection.missing}
     head_months = "".join(d.strftime("%d")[0] for d in days)
