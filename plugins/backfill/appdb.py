@@ -1,7 +1,7 @@
 """The application database (``posthog_db``): teams, the duckling registry and this package's tables.
 
 One data-access layer for PostgreSQL (psycopg 3, production and tests) and SQLite (embedded demo):
-SQLAlchemy Core, tables reflected from the database.
+SQLAlchemy Core, the tables declared in ``backfill.app_tables``.
 
 Two owners share the database:
 * the application's tables, ``posthog_team`` and ``duckling_registry``: read here, never altered
@@ -13,19 +13,17 @@ Two owners share the database:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from backfill.settings import APP_DB, CONNECTIONS
-
-APPLICATION_TABLES = ("posthog_team", "duckling_registry")
-PACKAGE_TABLES = ("ledger", "coverage", "duckling_team_state")
+from backfill import app_tables
+from backfill.settings import CONNECTIONS
 
 
 class AppDBSchemaError(RuntimeError):
-    """A table the package needs is missing: the app DB is not migrated, or lacks an application table."""
+    """The package's tables are missing or older than this code: the app DB needs ``db upgrade``."""
 
 
 def url_from_connection(conn: Any) -> sa.URL:
@@ -49,7 +47,7 @@ def url_from_connection(conn: Any) -> sa.URL:
 @dataclass
 class AppDB:
     engine: sa.Engine
-    _tables: dict[str, sa.Table] = field(default_factory=dict, repr=False)
+    schema_checked: bool = False
 
     @classmethod
     def from_url(cls, url: str | sa.URL) -> AppDB:
@@ -78,35 +76,42 @@ class AppDB:
         from backfill import migrations
 
         migrations.upgrade(self.engine, revision)
-        self._tables.clear()
+        self.schema_checked = False
 
     def physical_name(self, name: str) -> tuple[str, str | None]:
-        """(table, schema) of a table by its name in the package: the package's own tables sit in
-        their schema (PostgreSQL) or under their prefix (SQLite); the application's where it keeps them."""
-        if name in APPLICATION_TABLES:
-            return name, None
-        if name not in PACKAGE_TABLES:
-            raise KeyError(f"unknown app DB table {name!r}")
-        if self.dialect == "postgresql":
-            return name, APP_DB.schema
-        return APP_DB.sqlite_prefix + name, None
+        return app_tables.physical_name(name, self.dialect)
 
     def table(self, name: str) -> sa.Table:
-        """The reflected table, by its name in the package (see ``physical_name``)."""
-        if name not in self._tables:
-            physical, schema = self.physical_name(name)
-            try:
-                self._tables[name] = sa.Table(
-                    physical, sa.MetaData(), schema=schema, autoload_with=self.engine
-                )
-            except sa.exc.NoSuchTableError:
-                where = f"{schema}.{physical}" if schema else physical
-                if name in APPLICATION_TABLES:
-                    hint = "it belongs to the application (include/sql/schema/application shows its shape)"
-                else:
-                    hint = "the app DB is not migrated: run `python -m backfill db upgrade`"
-                raise AppDBSchemaError(f"app DB table {where} does not exist; {hint}") from None
-        return self._tables[name]
+        """A table by its name in the package (see ``app_tables``). The first use of one of the
+        package's own tables checks, once, that the database is migrated to what this code needs."""
+        table = app_tables.tables(self.dialect)[name]
+        if not self.schema_checked and name in app_tables.PACKAGE_TABLES:
+            self.check_schema()
+        return table
+
+    def check_schema(self) -> None:
+        """One query: the package's alembic revision. Missing or older than this code: a clear error
+        naming the command; a newer one (a migration ran ahead of this worker's code) is accepted."""
+        from backfill.migrations import HEAD, REVISIONS
+
+        physical, schema = app_tables.version_table(self.dialect)
+        version = sa.table(physical, sa.column("version_num"), schema=schema)
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(sa.select(version.c.version_num)).scalar()
+        except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
+            if "does not exist" not in str(exc) and "no such table" not in str(exc):
+                raise
+            found = None
+        if found is None:
+            raise AppDBSchemaError(
+                "the app DB is not migrated (no package tables): run `python -m backfill db upgrade`"
+            )
+        if found in REVISIONS and REVISIONS.index(found) < REVISIONS.index(HEAD):
+            raise AppDBSchemaError(
+                f"the app DB is at revision {found}, this code needs {HEAD}: run `python -m backfill db upgrade`"
+            )
+        self.schema_checked = True
 
     @property
     def dialect(self) -> str:

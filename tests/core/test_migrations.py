@@ -15,7 +15,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from backfill import migrations
+from backfill import app_tables, migrations
 from backfill.appdb import AppDB, AppDBSchemaError
 from backfill.coverage import CoverageStore
 from backfill.ledger import DONE, Ledger, PartitionKey
@@ -229,11 +229,49 @@ def test_an_app_db_shared_with_airflow_keeps_airflow_s_version_table(pg):
     db.engine.dispose()
 
 
-def test_an_unmigrated_app_db_says_what_to_run(empty_db):
+def test_an_unmigrated_or_older_app_db_says_what_to_run(empty_db):
     db = empty_db
-    with pytest.raises(AppDBSchemaError, match=r"not migrated: run `python -m backfill db upgrade`"):
+    with pytest.raises(
+        AppDBSchemaError, match=r"not migrated \(no package tables\): run `python -m backfill db upgrade`"
+    ):
         Ledger(db).rows("duckling")
-    assert db.table("posthog_team") is not None, "the application's tables need no migration"
+    with db.engine.connect() as conn:  # the application's tables need no migration
+        assert conn.execute(sa.select(db.table("posthog_team").c.name)).scalar() == "Team seven"
+    db.migrate("0001")
+    with pytest.raises(
+        AppDBSchemaError, match=r"at revision 0001, this code needs 0002: run `python -m backfill db upgrade`"
+    ):
+        Ledger(AppDB(db.engine)).rows("duckling")
+    db.migrate()
+    assert Ledger(AppDB(db.engine)).rows("duckling") == []
+
+
+def test_the_declared_tables_match_the_migrated_database(empty_db):
+    """The code declares the tables (no reflection per task); the migrations create them. Reflect a
+    migrated database and compare: names, columns, types, nullability, primary keys."""
+    db = empty_db
+    db.migrate()
+    assert migrations.REVISIONS == tuple(r for r, _ in migrations.history())
+    assert migrations.HEAD == migrations.head()
+    inspector = sa.inspect(db.engine)
+    for name, declared in app_tables.tables(db.dialect).items():
+        physical, schema = db.physical_name(name)
+        assert (declared.name, declared.schema) == (physical, schema)
+        real = {c["name"]: c for c in inspector.get_columns(physical, schema=schema)}
+        for column in declared.columns:
+            assert column.name in real, f"{name}.{column.name} is declared but not in the database"
+            found = real[column.name]
+            assert found["type"]._type_affinity is column.type._type_affinity, (
+                name,
+                column.name,
+                found["type"],
+            )
+            if name in app_tables.PACKAGE_TABLES and not column.primary_key:  # SQLite: a PK may be NULL
+                assert found["nullable"] == column.nullable, (name, column.name)
+        if name in app_tables.PACKAGE_TABLES:
+            assert set(real) == {c.name for c in declared.columns}, f"{name}: columns differ"
+        pk = inspector.get_pk_constraint(physical, schema=schema)["constrained_columns"]
+        assert pk == [c.name for c in declared.primary_key.columns], name
 
 
 def test_the_command_line_upgrades_and_reports(pg, monkeypatch, capsys):

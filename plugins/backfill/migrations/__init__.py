@@ -13,26 +13,24 @@ without touching it) or one at any earlier revision.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from backfill.app_tables import version_table
 
-from backfill.settings import APP_DB
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from alembic.config import Config
 
 SCRIPT_DIR = Path(__file__).resolve().parent
-
-
-def version_table(dialect: str) -> tuple[str, str | None]:
-    """(table, schema) of alembic's version table for this package on a dialect."""
-    if dialect == "postgresql":
-        return "alembic_version", APP_DB.schema
-    return f"{APP_DB.sqlite_prefix}alembic_version", None
+# Every revision, oldest first; the last is what this code needs (a test compares it with the scripts).
+# Kept here so a task checks its database without importing alembic.
+REVISIONS = ("0001", "0002")
+HEAD = REVISIONS[-1]
 
 
 def _config(connection: sa.Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(SCRIPT_DIR))
     cfg.attributes["connection"] = connection
@@ -41,17 +39,23 @@ def _config(connection: sa.Connection) -> Config:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Migrate to ``revision`` in one transaction (PostgreSQL runs DDL transactionally)."""
+    from alembic import command
+
     with engine.begin() as conn:
         command.upgrade(_config(conn), revision)
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:
+    from alembic import command
+
     with engine.begin() as conn:
         command.downgrade(_config(conn), revision)
 
 
 def current(engine: sa.Engine) -> str | None:
     """The database's revision, None when it has never been migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     table, schema = version_table(engine.dialect.name)
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": table, "version_table_schema": schema})
@@ -59,10 +63,15 @@ def current(engine: sa.Engine) -> str | None:
 
 
 def head() -> str:
+    """The head of the revision scripts (equals HEAD; a test checks it)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(SCRIPT_DIR)).get_current_head()
 
 
 def history() -> list[tuple[str, str]]:
     """(revision, message) from the baseline to head."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(str(SCRIPT_DIR))
     return [(s.revision, s.doc) for s in reversed(list(script.walk_revisions()))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from backfill.migrations import version_table
+from backfill.app_tables import version_table
 from backfill.settings import APP_DB
 
 connection = context.config.attributes["connection"]
