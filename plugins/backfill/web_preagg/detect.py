@@ -32,9 +32,6 @@ class Coverage(NamedTuple):
     bounces_rows: int
     bounces_pageviews: int
 
-    def rows(self, table: str) -> int:
-        return self[_COLUMNS[table][0]]
-
     def pageviews(self, table: str) -> int:
         return self[_COLUMNS[table][1]]
 
@@ -157,7 +154,11 @@ def query_coverage(
     if tuple(result.columns) != Coverage._fields:
         raise RuntimeError(f"detect.sql returned columns {result.columns}, expected {Coverage._fields}")
     checked = [_COLUMNS[t][0] for t in tables]
-    return [c for c in map(Coverage._make, result.tuples) if c[2] > 0 or any(c[i] > 0 for i in checked)]
+    return [
+        c
+        for c in map(Coverage._make, result.tuples)
+        if c.source_pageviews > 0 or any(c[i] > 0 for i in checked)
+    ]
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def classify(
     checked = [(t, *_COLUMNS[t]) for t in tables]  # (table, rows position, pageviews position)
     missing, stale, present = [], [], []
     for c in sorted(coverage):  # by team, then day
-        team_id, day, source = c[0], c[1], c[2]
+        team_id, day, source = c.team_id, c.day, c.source_pageviews
         absent = tuple(t for t, rows, _ in checked if c[rows] == 0)
         if not absent:
             if (baselines.get((team_id, day), source) == source) and all(
