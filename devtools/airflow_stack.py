@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backfill.settings import PROJECT_ROOT
+from devtools import proctree
 from devtools.airflow_env import DEFAULT_PARALLELISM, POOLS_FILE, component_env
 from devtools.airflow_rest import AirflowError, AirflowRest, ApiError
 
@@ -171,7 +172,12 @@ class LocalAirflow(AirflowRest):
             time.sleep(1)
 
     def stop(self, timeout: float = 30) -> None:
-        """SIGTERM each component's process group (by the PID we started), then SIGKILL leftovers."""
+        """SIGTERM each component's process group (by the PID we started), then SIGKILL leftovers,
+        including processes that left the group (the executor's task runners start their own)."""
+        started: dict[int, str] = {}
+        for proc in self.processes.values():
+            started.update(proctree.descendants(proc.pid))
+        proctree.kill(started, signal.SIGTERM)
         for proc in self.processes.values():
             if proc.poll() is None:
                 try:
@@ -188,4 +194,5 @@ class LocalAirflow(AirflowRest):
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        proctree.kill(started)
         self.processes.clear()

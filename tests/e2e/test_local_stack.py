@@ -16,6 +16,7 @@ import pytest
 
 from backfill.settings import PROJECT_ROOT
 from devtools import localstack
+from devtools.proctree import alive, descendants
 
 pytestmark = pytest.mark.scheduler
 
@@ -31,42 +32,6 @@ def _processes_mentioning(text: str) -> list[str]:
             if text in cmdline:
                 out.append(f"{proc.name}: {cmdline[:200]}")
     return out
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _descendants(root: int) -> dict[int, str]:
-    """pid -> its start time (clock ticks since boot): a pid the kernel reuses later is not mistaken
-    for one the launcher started."""
-    parents, started = {}, {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and (fields := _stat(int(proc.name))):
-            parents[int(proc.name)] = int(fields[1])
-            started[int(proc.name)] = fields[19]
-    found, frontier = set(), {root}
-    while frontier:
-        children = {pid for pid, ppid in parents.items() if ppid in frontier} - found
-        found |= children
-        frontier = children
-    return {pid: started[pid] for pid in found}
-
-
-def _alive(pids: dict[int, str]) -> dict[int, str]:
-    """The launcher's processes still running (same pid AND start time, not a zombie), with their cmdline."""
-    alive = {}
-    for pid, start in pids.items():
-        fields = _stat(pid)
-        if fields and fields[19] == start and fields[0] != "Z":
-            try:
-                alive[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
-            except OSError:
-                continue
-    return alive
 
 
 def test_local_stack_seeds_real_work_and_stops_on_sigterm(tmp_path):
@@ -118,7 +83,7 @@ def test_local_stack_seeds_real_work_and_stops_on_sigterm(tmp_path):
                 time.sleep(3)
         finally:
             db.engine.dispose()
-        started = _descendants(proc.pid)  # api-server, scheduler, dag-processor, moto, their workers
+        started = descendants(proc.pid)  # api-server, scheduler, dag-processor, moto, their workers
         assert len(started) >= 4, started
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -132,9 +97,9 @@ def test_local_stack_seeds_real_work_and_stops_on_sigterm(tmp_path):
         time.sleep(1)
     assert _processes_mentioning(str(base)) == [], "processes left after SIGTERM (PostgreSQL?)"
     deadline = time.monotonic() + 30
-    while _alive(started) and time.monotonic() < deadline:
+    while alive(started) and time.monotonic() < deadline:
         time.sleep(1)
-    assert _alive(started) == {}, "processes the launcher started are still running"
+    assert alive(started) == {}, "processes the launcher started are still running"
     assert proc.returncode == 0, Path(log.name).read_text()[-3000:]
 
 
