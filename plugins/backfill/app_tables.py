@@ -106,6 +106,20 @@ def tables(dialect: str) -> dict[str, sa.Table]:
     return out
 
 
+def revision(engine: sa.Engine) -> str | None:
+    """The package's alembic revision in this database (one query, no alembic import); None when it
+    was never migrated."""
+    physical, schema = version_table(engine.dialect.name)
+    version = sa.table(physical, sa.column("version_num"), schema=schema)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(version.c.version_num)).scalar()
+    except (sa.exc.ProgrammingError, sa.exc.OperationalError):
+        if sa.inspect(engine).has_table(physical, schema=schema):
+            raise
+        return None
+
+
 def version_table(dialect: str) -> tuple[str, str | None]:
     """(table, schema) of alembic's version table for this package on a dialect."""
     if dialect == "postgresql":

@@ -94,15 +94,7 @@ class AppDB:
         naming the command; a newer one (a migration ran ahead of this worker's code) is accepted."""
         from backfill.migrations import HEAD, REVISIONS
 
-        physical, schema = app_tables.version_table(self.dialect)
-        version = sa.table(physical, sa.column("version_num"), schema=schema)
-        try:
-            with self.engine.connect() as conn:
-                found = conn.execute(sa.select(version.c.version_num)).scalar()
-        except (sa.exc.ProgrammingError, sa.exc.OperationalError) as exc:
-            if "does not exist" not in str(exc) and "no such table" not in str(exc):
-                raise
-            found = None
+        found = app_tables.revision(self.engine)
         if found is None:
             raise AppDBSchemaError(
                 "the app DB is not migrated (no package tables): run `python -m backfill db upgrade`"

@@ -127,13 +127,8 @@ def _assert_legacy_rows_intact(db: AppDB) -> None:
     assert ledger.claim(key, "run-new", lease_seconds=60)
     ledger.succeed(key, "run-new", source_count=5, target_count=5)
     assert ledger.rows("duckling", kind="events", status=DONE)[-1]["day"] == key.day
-    index_names = {i["name"] for i in sa.inspect(db.engine).get_indexes(*_where(db, "ledger"))}
+    index_names = {i["name"] for i in sa.inspect(db.engine).get_indexes(*db.physical_name("ledger"))}
     assert {"backfill_ledger_status", "backfill_ledger_updated"} <= index_names
-
-
-def _where(db: AppDB, name: str) -> tuple[str, str | None]:
-    physical, schema = db.physical_name(name)
-    return physical, schema
 
 
 def _application_tables_untouched(db: AppDB, statements: list[str]) -> None:

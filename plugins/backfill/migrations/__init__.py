@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backfill.app_tables import version_table
+from backfill.app_tables import revision
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -54,12 +54,7 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
 
 def current(engine: sa.Engine) -> str | None:
     """The database's revision, None when it has never been migrated."""
-    from alembic.runtime.migration import MigrationContext
-
-    table, schema = version_table(engine.dialect.name)
-    with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"version_table": table, "version_table_schema": schema})
-        return ctx.get_current_revision()
+    return revision(engine)
 
 
 def head() -> str:
