@@ -196,9 +196,22 @@ def _export_only(led: dict) -> bool:
     return "skip_ducklake_registration" in (led.get("detail") or "")
 
 
-def grid(db: AppDB, family: str, start: dt.date, end: dt.date, team_ids: list[int] | None = None) -> Grid:
+class GridTooLarge(ValueError):
+    """The asked grid holds more cells than the caller allows (the page's memory bound)."""
+
+
+def grid(
+    db: AppDB,
+    family: str,
+    start: dt.date,
+    end: dt.date,
+    team_ids: list[int] | None = None,
+    *,
+    max_cells: int | None = None,
+) -> Grid:
     """Every (team, day) cell of ``family`` over [start, end] for ``team_ids`` (default: every team the
-    coverage or the ledger knows in that window)."""
+    coverage or the ledger knows in that window). Over ``max_cells`` cells: ``GridTooLarge``, before any
+    cell is built."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}: one of {sorted(FAMILIES)}")
     if end < start:
@@ -214,6 +227,12 @@ def grid(db: AppDB, family: str, start: dt.date, end: dt.date, team_ids: list[in
     teams = sorted(
         set(team_ids) if team_ids is not None else {t for t, _ in observed} | {t for t, _ in ledger}
     )
+    cells = len(teams) * ((end - start).days + 1)
+    if max_cells is not None and cells > max_cells:
+        raise GridTooLarge(
+            f"{len(teams)} teams x {(end - start).days + 1} days = {cells:,} cells, over the limit of "
+            f"{max_cells:,}: narrow the teams or the window"
+        )
     # ducklings: days through a team's coverage watermark are done even after their rows were retired
     marks = Ledger(db).watermarks(family, HISTORY_KIND, teams) if family == DUCKLING.family and teams else {}
     now = utcnow()

@@ -15,9 +15,10 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from backfill.coverage import FAMILIES, grid, upkeep
+from backfill.coverage import FAMILIES, GridTooLarge, grid, upkeep
 from backfill.coverage_view import Query as CoverageQuery
 from backfill.coverage_view import render_html
+from backfill.settings import OBSERVABILITY
 
 PREFIX = "/backfill"
 
@@ -54,7 +55,17 @@ def create_app(open_db=_open_db) -> FastAPI:
 
     def load(query: CoverageQuery):
         with open_db() as db:
-            g = grid(db, query.family, query.start, query.end, query.team_ids)
+            try:
+                g = grid(
+                    db,
+                    query.family,
+                    query.start,
+                    query.end,
+                    query.team_ids,
+                    max_cells=OBSERVABILITY.coverage_max_cells,
+                )
+            except GridTooLarge as exc:
+                raise HTTPException(status_code=400, detail=str(exc)) from None
             ducklings = upkeep(db, g.team_ids) if query.family == "duckling" else []
         return g, ducklings
 

@@ -23,8 +23,8 @@ COLOURS = {
     "not_checked": "#ffffff",
 }
 LABELS = {s: s.replace("_", " ") for s in STATES}
-MAX_TEAMS = 500  # one page of rows: a filter narrows it
-MAX_DAYS = 366
+MAX_TEAMS = OBSERVABILITY.coverage_max_teams  # one page of rows: a filter narrows it
+MAX_DAYS = OBSERVABILITY.coverage_max_days
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Query:
         if (end_day - start_day).days + 1 > MAX_DAYS:
             raise ValueError(f"the window is longer than {MAX_DAYS} days")
         team_ids = team_id_list(teams or "", "teams") or None
+        if team_ids and len(team_ids) > MAX_TEAMS:
+            raise ValueError(f"teams lists {len(team_ids)} teams; the page shows at most {MAX_TEAMS}")
         return cls(family, start_day, end_day, team_ids)
 
 

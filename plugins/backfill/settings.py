@@ -184,6 +184,10 @@ class ObservabilityDefaults:
     freshness_window_days: int = 14  # how far back the check looks for a team's newest complete day
     alerts_http_conn_id: str = "backfill_alerts"  # HttpNotifier target; absent connection: nothing sent
     coverage_default_days: int = 30
+    # the coverage page builds every team x day cell in the api-server's memory: bounded, a 400 beyond
+    coverage_max_days: int = 366
+    coverage_max_teams: int = 500
+    coverage_max_cells: int = 100_000
 
 
 CONNECTIONS = Connections()

@@ -104,6 +104,36 @@ def test_routes_require_an_authenticated_user_with_dag_read_access(api, appdb):
         assert client.get(f"/backfill/api/coverage?{bad}", headers=viewer).status_code == 400, bad
 
 
+def test_the_page_refuses_grids_over_its_limits_naming_them(api, appdb, monkeypatch):
+    """Teams and window are bounded, and so is the default team set (every team the rows know): a 400
+    naming the limit, before any cell is built."""
+    import backfill.coverage_app as app_module
+    from backfill.coverage_view import MAX_DAYS, MAX_TEAMS
+    from backfill.settings import OBSERVABILITY
+
+    client, token = api
+    viewer = {"Authorization": f"Bearer {token('viewer')}"}
+    too_many = ",".join(str(t) for t in range(1, MAX_TEAMS + 2))
+    got = client.get(f"/backfill/api/coverage?family=duckling&teams={too_many}", headers=viewer)
+    assert got.status_code == 400 and f"at most {MAX_TEAMS}" in got.json()["detail"]
+    long = f"start={D - dt.timedelta(days=MAX_DAYS)}&end={D}"
+    got = client.get(f"/backfill/api/coverage?family=duckling&{long}", headers=viewer)
+    assert got.status_code == 400 and str(MAX_DAYS) in got.json()["detail"]
+
+    # the default team set: 3 teams known to the ledger x 4 days = 12 cells, over a limit of 10
+    ledger = Ledger(appdb)
+    for team in (1, 2, 3):
+        assert ledger.claim(PartitionKey("duckling", team, D, "events"), "o", 60)
+    window = f"start={D}&end={D + dt.timedelta(days=3)}"
+    limited = type(OBSERVABILITY)(**{**OBSERVABILITY.__dict__, "coverage_max_cells": 10})
+    monkeypatch.setattr(app_module, "OBSERVABILITY", limited)
+    got = client.get(f"/backfill/api/coverage?family=duckling&{window}", headers=viewer)
+    assert got.status_code == 400, got.text
+    assert "12 cells, over the limit of 10" in got.json()["detail"]
+    monkeypatch.setattr(app_module, "OBSERVABILITY", OBSERVABILITY)
+    assert client.get(f"/backfill/api/coverage?family=duckling&{window}", headers=viewer).status_code == 200
+
+
 def test_png_from_the_command_line_draws_the_same_states(appdb, connections, tmp_path):
     """``python -m backfill coverage --png``: a real PNG whose cells have the states' colours."""
     import subprocess

@@ -13,7 +13,13 @@ from duckling_helpers import DAYS, ch_day_counts, lake_day_counts, run_partition
 
 from backfill.duckling.credentials import access_for
 from backfill.duckling.lake import open_lake
-from backfill.duckling.maintenance import Policy, maintain_duckling, maintain_lake
+from backfill.duckling.maintenance import (
+    MIN_LEDGER_RETENTION_DAYS,
+    PARAMS,
+    Policy,
+    maintain_duckling,
+    maintain_lake,
+)
 from backfill.duckling.params import RunParams
 from backfill.duckling.referenced import referenced
 from backfill.duckling.registry import Registry
@@ -133,20 +139,25 @@ def test_compaction_of_appended_files_keeps_every_row_while_a_reader_reads(env, 
             "SELECT uuid, count(*) FROM lake.main.events GROUP BY uuid ORDER BY uuid"
         ).fetchall()
         files_before = lake.stats()["data_files"]
-    failures, reads, stop = [], [0], threading.Event()
+    failures, reads, stop, first_read = [], [0], threading.Event(), threading.Event()
 
     def reader():
-        with _lake(env, 11) as lake:
-            while not stop.is_set():
-                try:
-                    n = lake.con.execute("SELECT count(*) FROM lake.main.events").fetchone()[0]
-                    assert n == sum(c for _, c in before)
-                    reads[0] += 1
-                except Exception as exc:  # noqa: BLE001 (the test reports any failure)
-                    failures.append(repr(exc))
+        try:
+            with _lake(env, 11) as lake:
+                while not stop.is_set():
+                    try:
+                        n = lake.con.execute("SELECT count(*) FROM lake.main.events").fetchone()[0]
+                        assert n == sum(c for _, c in before)
+                        reads[0] += 1
+                    except Exception as exc:  # noqa: BLE001 (the test reports any failure)
+                        failures.append(repr(exc))
+                    first_read.set()
+        finally:
+            first_read.set()  # never leave the main thread waiting (a failed attach is in failures)
 
     thread = threading.Thread(target=reader)
     thread.start()
+    first_read.wait()  # the reader has read once before the upkeep starts: reads[0] > 0 is not a race
     try:
         upkeep = maintain_duckling(
             11,
@@ -365,7 +376,8 @@ def test_ledger_retention_keeps_coverage_behind_a_watermark(env, demo_data, make
     exported = run_partition(
         env, 11, DAYS[2], run_id="h-x", options=RunParams(skip_ducklake_registration=True)
     )
-    policy = Policy(ledger_retention_days=0, propagate_erasures=False)
+    policy = Policy(ledger_retention_days=MIN_LEDGER_RETENTION_DAYS, propagate_erasures=False)
+    _age_ledger_rows(env, 11, days=MIN_LEDGER_RETENTION_DAYS + 1)
     upkeep = maintain_duckling(11, policy, RunInfo("duckling_maintenance", "r1"), env)
     assert upkeep["coverage_watermark"] == DAYS[1].isoformat()
     assert upkeep["ledger_rows_retired"] == 2
@@ -381,3 +393,48 @@ def test_ledger_retention_keeps_coverage_behind_a_watermark(env, demo_data, make
     cells = {c.day: c.state for c in grid(env.db, "duckling", DAYS[0], DAYS[1], [11]).cells}
     assert cells == {DAYS[0]: "done", DAYS[1]: "done"}
     assert lake_day_counts(env, 11) == {d: ch_day_counts(env, 11)[d] for d in DAYS[:2]}
+
+
+def _age_ledger_rows(env, team: int, *, days: int) -> None:
+    """Backdate a team's duckling rows, as if they were recorded ``days`` ago."""
+    import sqlalchemy as sa
+
+    t = env.db.table("ledger")
+    with env.db.engine.begin() as conn:
+        conn.execute(
+            sa.update(t)
+            .where(t.c.family == "duckling", t.c.team_id == team)
+            .values(updated_at=utcnow() - dt.timedelta(days=days))
+        )
+
+
+def test_ledger_retention_is_bounded_by_the_settle_window(env, demo_data, make_duckling):
+    """A retention inside the settle window is refused (form and Policy), and even old DONE rows of days
+    the late-event check still compares against are kept: a late event there is exported, not hidden
+    behind the watermark's "done"."""
+    from backfill.params import ParamsError
+    from backfill.settings import DUCKLING
+
+    assert MIN_LEDGER_RETENTION_DAYS == DUCKLING.settle_days + 1
+    for bad in (0, DUCKLING.settle_days):
+        with pytest.raises(ParamsError, match="ledger_retention_days"):
+            PARAMS.validate({"ledger_retention_days": bad})
+        with pytest.raises(ParamsError, match="settle window"):
+            Policy(ledger_retention_days=bad)
+    assert PARAMS.validate({"ledger_retention_days": MIN_LEDGER_RETENTION_DAYS})
+
+    # days inside the settle window, registered (rows aged past the retention): none is retired
+    today = dt.datetime.now(dt.UTC).date()
+    recent = [today - dt.timedelta(days=i) for i in range(DUCKLING.settle_days + 3, 0, -1)]
+    make_duckling(11)
+    env.state.set(11, earliest_day=recent[0])
+    for day in recent:
+        run_partition(env, 11, day, run_id=f"s-{day}")
+    _age_ledger_rows(env, 11, days=MIN_LEDGER_RETENTION_DAYS + 5)
+    policy = Policy(ledger_retention_days=MIN_LEDGER_RETENTION_DAYS, propagate_erasures=False)
+    upkeep = maintain_duckling(11, policy, RunInfo("duckling_maintenance", "s1"), env)
+    assert upkeep["coverage_watermark"] == recent[-1].isoformat()
+    kept = {r["day"] for r in env.ledger.rows("duckling", team_ids=[11], kind="events", status="done")}
+    settle_start = today - dt.timedelta(days=DUCKLING.settle_days + 2)  # yesterday's run checks after it
+    assert kept == {d for d in recent if d > settle_start}, kept
+    assert upkeep["ledger_rows_retired"] == len([d for d in recent if d <= settle_start])

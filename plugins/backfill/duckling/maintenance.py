@@ -32,10 +32,14 @@ from backfill.duckling.lake import open_lake
 from backfill.duckling.referenced import ledger_protected
 from backfill.duckling.run import FAMILY, Env, RunInfo
 from backfill.ledger import PartitionKey, detail_of, utcnow
-from backfill.settings import MAINTENANCE
+from backfill.settings import DUCKLING, MAINTENANCE
 
 log = logging.getLogger(__name__)
 
+
+# a DONE row inside the settle window is the baseline of the late-event check: retiring it would hide
+# late events (never re-exported) behind the watermark's "done"
+MIN_LEDGER_RETENTION_DAYS = DUCKLING.settle_days + 1
 
 PARAMS = p.ParamSet(
     (
@@ -70,8 +74,10 @@ PARAMS = p.ParamSet(
             MAINTENANCE.ledger_retention_days,
             "Ledger retention (days)",
             "Done events rows at or before a team's coverage watermark are deleted after this many days "
-            "(the watermark keeps the coverage; claims, failures and export-only rows are never deleted).",
-            lo=0,
+            "(the watermark keeps the coverage; claims, failures and export-only rows are never deleted). "
+            f"More than the settle window ({DUCKLING.settle_days} days): a row the late-event check still "
+            "compares against is never retired.",
+            lo=MIN_LEDGER_RETENTION_DAYS,
             hi=3650,
         ),
         p.bool_param(
@@ -90,6 +96,13 @@ class Policy:
     ledger_retention_days: int = MAINTENANCE.ledger_retention_days
     dry_run: bool = False
     team_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.ledger_retention_days < MIN_LEDGER_RETENTION_DAYS:
+            raise p.ParamsError(
+                f"param ledger_retention_days={self.ledger_retention_days} is invalid: it must be at least "
+                f"{MIN_LEDGER_RETENTION_DAYS} (more than the settle window of {DUCKLING.settle_days} days)"
+            )
 
     @classmethod
     def from_params(cls, raw: dict[str, Any] | None) -> Policy:
@@ -247,7 +260,12 @@ def retire_covered_rows(env: Env, team_id: int, policy: Policy) -> dict[str, Any
     mark = advance_history_mark(env, team_id, first, dt.datetime.now(dt.UTC).date())
     retired = 0
     if mark is not None:
-        retired = env.ledger.retire_covered(FAMILY, EVENTS, team_id, mark, policy.ledger_retention_days)
+        # never a day the late-event check still looks at (the daily run for yesterday checks the
+        # settle_days before it), whatever the rows' age
+        settled = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DUCKLING.settle_days + 2)
+        retired = env.ledger.retire_covered(
+            FAMILY, EVENTS, team_id, min(mark, settled), policy.ledger_retention_days
+        )
     return {"coverage_watermark": mark.isoformat() if mark else None, "ledger_rows_retired": retired}
 
 
