@@ -240,6 +240,62 @@ def test_password_from_connection_and_masked(env, demo_data, make_duckling, monk
     assert "plain-pw-123" not in stored
 
 
+PASSWORD = "pa'ss\\w%rd:x"  # a quote, a backslash, a percent sign and a colon
+PASSWORD_FORMS = (PASSWORD, "pa\\'ss", "ss\\\\w", "w%rd:x", "pa''ss")  # raw, libpq- and SQL-escaped parts
+
+
+@pytest.fixture
+def password_role(pg):
+    """A catalog role that must give its password (scram), whatever the test cluster's trust default."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'duckling_pw'").fetchone():
+            conn.execute(sql.SQL("CREATE ROLE duckling_pw LOGIN PASSWORD {}").format(sql.Literal(PASSWORD)))
+            hba = conn.execute("SHOW hba_file").fetchone()[0]
+            rules = open(hba).read()
+            with open(hba, "w") as f:
+                f.write("host all duckling_pw 127.0.0.1/32 scram-sha-256\n" + rules)
+            conn.execute("SELECT pg_reload_conf()")
+    return "duckling_pw"
+
+
+def test_a_password_with_quote_backslash_percent_never_leaks(
+    env, demo_data, make_duckling, password_role, pg, caplog
+):
+    """The catalog password reaches libpq through a private passfile, never through the DSN: a password
+    with ', \\, % and : attaches, and a failing attach (unknown database, wrong password) names the team
+    and the cause in the error, the ledger row and the logs without any form of the password."""
+    import psycopg
+    from psycopg import sql
+
+    from backfill.duckling.lake import redact
+
+    row = make_duckling(11, db_username=password_role, db_password=PASSWORD)
+    with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO duckling_pw").format(sql.Identifier(row["db_database"]))
+        )
+    run_partition(env, 11, DAYS[0])  # scram authentication with the password from the passfile
+    assert lake_day_counts(env, 11) == {DAYS[0]: ch_day_counts(env, 11)[DAYS[0]]}
+
+    make_duckling(12, db_username=password_role, db_password=PASSWORD, db_database="no_such_catalog")
+    make_duckling(13, db_username=password_role, db_password=PASSWORD + "-wrong")
+    for team, cause in ((12, "no_such_catalog"), (13, "password authentication failed")):
+        with pytest.raises(DucklingError) as exc:
+            run_partition(env, team, DAYS[0])
+        [stored] = [r["error"] for r in env.ledger.rows("duckling", team_ids=[team]) if r["error"]]
+        assert f"team {team}" in str(exc.value) and cause in str(exc.value)
+        for text in (str(exc.value), stored, caplog.text):
+            assert not [f for f in PASSWORD_FORMS if f in text], (team, text)
+
+    # the redaction alone (for any message that still quotes a DSN): DuckDB's escaped form included
+    quoted = "Unable to connect to Postgres at \"dbname=x user=u password='pa\\'ss\\\\w%rd:x'\": refused"
+    assert not [f for f in PASSWORD_FORMS if f in redact(quoted, PASSWORD)]
+    assert "password=***" in redact(quoted, None) and "refused" in redact(quoted, None)
+
+
 def test_sts_assume_role(env, demo_data, make_duckling):
     make_duckling(
         11,

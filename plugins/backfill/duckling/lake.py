@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,7 +53,9 @@ def _libpq(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def attach_sql(duckling: Duckling, password: str | None) -> str:
+def attach_sql(duckling: Duckling, passfile: str | None) -> str:
+    """The ATTACH statement. The password is never part of it: libpq reads it from ``passfile`` (see
+    ``_passfile``), so no error message, log line or rendered statement can quote it."""
     data_path = f"s3://{duckling.bucket}/"
     if duckling.is_local:
         target = f"ducklake:{duckling.catalog_path}"
@@ -63,10 +66,40 @@ def attach_sql(duckling: Duckling, password: str | None) -> str:
             "port": duckling.db_port,
             "user": duckling.db_username,
         }
-        if password:
-            parts["password"] = password
+        if passfile:
+            parts["passfile"] = passfile
         target = "ducklake:postgres:" + " ".join(f"{k}={_libpq(v)}" for k, v in parts.items())
     return f"ATTACH {_lit(target)} AS lake (DATA_PATH {_lit(data_path)})"
+
+
+@contextmanager
+def _passfile(password: str | None) -> Iterator[str | None]:
+    """A private pgpass file (mode 0600) holding only this catalog's password, for the attach's lifetime
+    (DuckDB opens catalog connections lazily): the password stays out of every DSN string."""
+    if not password:
+        yield None
+        return
+    fd, path = tempfile.mkstemp(prefix="duckling-", suffix=".pgpass")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("*:*:*:*:" + password.replace("\\", "\\\\").replace(":", "\\:") + "\n")
+        yield path
+    finally:
+        os.unlink(path)
+
+
+_PASSWORD_IN_DSN = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)
+
+
+def redact(text: str, password: str | None) -> str:
+    """``text`` without the password in any form an error may quote it: raw, libpq-escaped, SQL-escaped,
+    and any ``password=...`` of a DSN (belt and braces: the DSN carries no password any more)."""
+    text = _PASSWORD_IN_DSN.sub(r"\1***", text)
+    if password:
+        forms = {password, _libpq(password)[1:-1], password.replace("'", "''"), _lit(_libpq(password))[1:-1]}
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, "***")
+    return text
 
 
 def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -385,22 +418,20 @@ def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | N
             with duckdb_conn.session(extensions, cleanup=_leave_nothing_behind) as con:
                 con.execute(access.duckdb_secret_sql(duckling.bucket, SECRET))
                 password = None if duckling.is_local else duckling.password()
-                sql = attach_sql(duckling, password)
-                try:
-                    with_retries(
-                        lambda: con.execute(sql), is_transient_duckdb, f"team {duckling.team_id} attach"
-                    )
-                except Exception as exc:
-                    cause = describe(exc)
-                    if password:
-                        cause = cause.replace(password, "***")
-                    raise DucklingError(
-                        duckling.team_id,
-                        None,
-                        f"cannot attach DuckLake catalog: {cause}",
-                        transient=is_transient_duckdb(exc),
-                    ) from None
-                yield Lake(con, duckling)
+                with _passfile(password) as passfile:
+                    sql = attach_sql(duckling, passfile)
+                    try:
+                        with_retries(
+                            lambda: con.execute(sql), is_transient_duckdb, f"team {duckling.team_id} attach"
+                        )
+                    except Exception as exc:
+                        raise DucklingError(
+                            duckling.team_id,
+                            None,
+                            f"cannot attach DuckLake catalog: {redact(describe(exc), password)}",
+                            transient=is_transient_duckdb(exc),
+                        ) from None
+                    yield Lake(con, duckling)
     except CatalogBusyError as exc:
         raise CatalogBusyError(duckling.team_id, None, exc.cause) from None
 
