@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from backfill.appdb import AppDB
+
+log = logging.getLogger(__name__)
 
 CLAIMED, EXPORTED, DONE, FAILED, SKIPPED = "claimed", "exported", "done", "failed", "skipped"
 DEFERRED = "deferred"  # planned, over a run's cap: a later run takes it up
@@ -54,6 +59,37 @@ class PartitionKey:
 
 class ClaimLost(RuntimeError):
     """The caller's lease expired and another worker took the partition over."""
+
+
+class Heartbeat:
+    """Calls ``renew`` every ``every_s`` seconds on a daemon thread until stopped or the claim is lost."""
+
+    def __init__(self, renew: Callable[[], None], every_s: float):
+        self._renew, self._every = renew, every_s
+        self._stop = threading.Event()
+        self.beat = threading.Event()  # set after each renewal (tests wait on it)
+        self.beats, self.lost = 0, False
+        self._thread = threading.Thread(target=self._run, name="ledger-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._renew()
+            except ClaimLost:
+                self.lost = True
+                return
+            except Exception as exc:  # noqa: BLE001 (a failed renewal is retried on the next beat)
+                log.warning("lease renewal failed: %s", exc)
+                continue
+            self.beats += 1
+            self.beat.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass
@@ -130,6 +166,41 @@ class Ledger:
             )
         if res.rowcount != 1:
             raise ClaimLost(f"lost the claim on {key} (owner {owner})")
+
+    @contextmanager
+    def fenced(self, key: PartitionKey, owner: str, lease_seconds: int) -> Iterator[None]:
+        """The fence of a commit to another system (the DuckLake catalog, the web tables): an app-DB
+        transaction that verifies the caller still holds a LIVE claim and extends its lease, holding the
+        row's write lock while the body commits. A run taking the partition over blocks on that lock
+        until the body is done, then finds a live lease and backs off; a caller whose lease lapsed (or
+        was taken over) gets ClaimLost before anything commits. Raises ClaimLost; the lease is extended
+        by ``lease_seconds`` so it outlives the commit."""
+        now = utcnow()
+        t = self.t
+        with self.db.engine.begin() as conn:
+            res = conn.execute(
+                sa.update(t)
+                .where(key.where(t), t.c.claim_owner == owner, t.c.status == CLAIMED)
+                .where(t.c.lease_expires_at > now)
+                .values(lease_expires_at=now + dt.timedelta(seconds=lease_seconds), updated_at=now)
+            )
+            if res.rowcount != 1:
+                raise ClaimLost(
+                    f"lost the claim on {key} (owner {owner}): the lease lapsed or was taken over"
+                )
+            yield
+
+    @contextmanager
+    def heartbeat(self, key: PartitionKey, owner: str, lease_seconds: int, *, every_s: float | None = None):
+        """Renew the claim every third of its lease while the body runs (a thread), so a task that is
+        alive keeps its partition however long it works. A lost claim stops the beat (the fence of the
+        commit is what refuses the stale write). Yields the ``Heartbeat`` (its beats, for tests)."""
+        beat = Heartbeat(lambda: self.renew(key, owner, lease_seconds), every_s or lease_seconds / 3)
+        beat.start()
+        try:
+            yield beat
+        finally:
+            beat.stop()
 
     def renew_owner(self, family: str, owner: str, lease_seconds: int) -> int:
         """Extend every live claim of one owner (a run): a run that is still progressing keeps the
@@ -261,6 +332,25 @@ class Ledger:
         with self.db.engine.begin() as conn:
             return conn.execute(stmt, rows).rowcount
 
+    def mark_empty_done(self, family: str, kind: str, team_id: int, days: list[dt.date]) -> int:
+        """Record days that hold no data as done (0 rows, no file) in bulk; a day that has a row keeps it."""
+        if not days:
+            return 0
+        t, now = self.t, utcnow()
+        stmt = self.db.insert(t).on_conflict_do_nothing(
+            index_elements=[t.c.family, t.c.team_id, t.c.day, t.c.kind]
+        )
+        rows = [
+            dict(family=family, team_id=team_id, day=d, kind=kind, status=DONE, attempts=0, updated_at=now,
+                 source_count=0, target_count=0, files="[]", detail='{"empty": true}')
+            for d in days
+        ]  # fmt: skip
+        done = 0
+        with self.db.engine.begin() as conn:
+            for i in range(0, len(rows), 5000):
+                done += conn.execute(stmt, rows[i : i + 5000]).rowcount
+        return done
+
     def supersede(self, family: str, keys: list[tuple[int, dt.date, str]], by: str) -> int:
         """Deferred or failed partitions another planned partition covers (a full persons snapshot)."""
         t, done = self.t, 0
@@ -319,12 +409,19 @@ class Ledger:
         stmt = sa.delete(t).where(
             t.c.family == family, t.c.kind == kind, t.c.team_id == team_id, t.c.status == DONE,
             t.c.day <= through, t.c.updated_at < utcnow() - dt.timedelta(days=older_than_days),
+            sa.not_(sa.func.coalesce(t.c.detail, "").like('%"kept_exports"%')),
         )  # fmt: skip
         with self.db.engine.begin() as conn:
             return conn.execute(stmt).rowcount
 
     def forget(self, family: str, team_id: int) -> int:
-        """Delete every row of one team in a family (a reset: its data is gone, so is its history)."""
+        """Delete every row of one team in a family (a reset: its data is gone, so is its history), except
+        the rows that keep export-only files (EXPORTED, or carrying earlier exports): those files are in
+        the bucket, not the lake, and the user asked to keep them."""
         t = self.t
+        keeps_files = sa.or_(
+            t.c.status == EXPORTED, sa.func.coalesce(t.c.detail, "").like('%"kept_exports"%')
+        )
         with self.db.engine.begin() as conn:
-            return conn.execute(sa.delete(t).where(t.c.family == family, t.c.team_id == team_id)).rowcount
+            stmt = sa.delete(t).where(t.c.family == family, t.c.team_id == team_id, sa.not_(keeps_files))
+            return conn.execute(stmt).rowcount

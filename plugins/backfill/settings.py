@@ -171,6 +171,9 @@ class MaintenanceDefaults:
     # duckling ledger retention: DONE events rows at or before a team's coverage watermark (every day from
     # its first event day done) are deleted after this many days; the watermark keeps the coverage
     ledger_retention_days: int = 90
+    # erasure looks this far behind its watermark: a deletion ingested late with an older _timestamp, or a
+    # registration in flight across an erasure (bounded by its lease), is still propagated
+    erasure_rescan_hours: int = 72
 
 
 @dataclass(frozen=True)

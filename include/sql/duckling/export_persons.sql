@@ -1,8 +1,10 @@
 -- The CURRENT state (highest version) of every person of the team that changed in the UTC day (any
 -- version written that day), or of all the team's persons when full = 1. Deleted persons are included
--- with is_deleted = true: the lake merge removes them and keeps a tombstone.
+-- with is_deleted = true and no properties (a staging file never carries a deleted person's data): the
+-- lake merge removes them and keeps a tombstone.
 INSERT INTO FUNCTION s3({url:String}, {key_id:String}, {secret:String}, {session_token:String}, 'Parquet')
-SELECT team_id, id, created_at, properties, is_identified, is_deleted, toInt64(max_version) AS version
+SELECT team_id, id, created_at, if(is_deleted, '', properties) AS properties, is_identified, is_deleted,
+       toInt64(max_version) AS version
 FROM (
 SELECT
     team_id,

@@ -18,7 +18,7 @@ from backfill.duckling.credentials import access_for
 from backfill.duckling.export import EVENTS
 from backfill.duckling.lake import open_lake
 from backfill.duckling.params import RunParams, parse_params
-from backfill.duckling.plan import days_of_run, pending_days, plan_daily, plan_full
+from backfill.duckling.plan import days_of_run, not_done_days, plan_daily, plan_full
 from backfill.duckling.run import FAMILY, Env, RunInfo
 from backfill.ledger import DEFERRED, DONE, EXPORTED, FAILED
 from backfill.params import utc_today
@@ -104,7 +104,7 @@ def detect_full(
     until = options.end_date or today - dt.timedelta(days=1)
     done_status = (DONE, EXPORTED) if options.skip_ducklake_registration else (DONE,)
     pending, remaining = history_pending(env, earliest, options.start_date, until, done_status, live,
-                                         options.max_partitions)  # fmt: skip
+                                         options.max_partitions, mark_empty=not options.dry_run)  # fmt: skip
     persons_done = env.state.full_persons_done(teams)
     needs = [t for t in teams if earliest.get(t) is not None and t not in persons_done]
     items, summary = plan_full(
@@ -129,10 +129,14 @@ def history_pending(
     done_status: tuple[str, ...],
     live: set,
     cap: int,
+    *,
+    mark_empty: bool = True,
 ) -> tuple[dict[int, list[dt.date]], dict[int, int]]:
-    """Per team: its oldest not-done history days (at most ``cap``) and how many remain. One grouped
-    count for all teams; a team whose history is complete costs nothing more, an incomplete one streams
-    its done days once. Nothing here grows with the number of done days per team."""
+    """Per team: its oldest not-done history days WITH EVENTS (at most ``cap``) and how many remain. One
+    grouped ledger count for all teams; a team whose history is complete costs nothing more. For the
+    incomplete ones, one grouped ClickHouse query gives the days that hold events: the not-done days
+    without any are marked done in bulk (``mark_empty``; 0 rows, no file, no task), so the cap is spent
+    on real days however early the first timestamp. Memory: the event days, never the done days."""
     marks = env.ledger.watermarks(FAMILY, HISTORY, [t for t, d in earliest.items() if d is not None])
     windows = {t: (max(d, since) if since else d) for t, d in earliest.items() if d is not None}
     # days through a team's coverage watermark are done, whether or not their ledger rows were retired
@@ -145,20 +149,42 @@ def history_pending(
         return {}, {}
     counts = env.ledger.day_counts(FAMILY, list(windows), kind=EVENTS, status=done_status,
                                    start=min(windows.values()), end=until)  # fmt: skip
-    pending, remaining = {}, {}
+    incomplete = {}
     for team, start in sorted(windows.items()):
         done, first_done = counts.get(team, (0, None))
         if first_done is not None and first_done < start:  # rows before this team's own start: recount
             done = sum(1 for _ in env.ledger.iter_days(FAMILY, team, kind=EVENTS, status=done_status,
                                                        start=start, end=until))  # fmt: skip
-        remaining[team] = max(0, (until - start).days + 1 - done)
-        if remaining[team]:
-            skip = {d for t, d, k in live if t == team and k == EVENTS}
-            stream = env.ledger.iter_days(
-                FAMILY, team, kind=EVENTS, status=done_status, start=start, end=until
-            )
-            pending[team] = pending_days(start, until, stream, skip, cap)
+        if (until - start).days + 1 - done > 0:
+            incomplete[team] = start
+    if not incomplete:
+        return {}, {}
+    with_events = history_event_days(env, incomplete, until)
+    pending, remaining = {}, {}
+    for team, start in incomplete.items():
+        skip = {d for t, d, k in live if t == team and k == EVENTS}
+        stream = env.ledger.iter_days(FAMILY, team, kind=EVENTS, status=done_status, start=start, end=until)
+        days, left, empty = not_done_days(start, until, stream, with_events.get(team, set()), skip, cap)
+        if mark_empty and empty:
+            env.ledger.mark_empty_done(FAMILY, EVENTS, team, empty)
+        remaining[team] = left
+        if days:
+            pending[team] = days
     return pending, remaining
+
+
+def history_event_days(env: Env, starts: dict[int, dt.date], until: dt.date) -> dict[int, set[dt.date]]:
+    rows = env.ch.query(
+        "duckling/event_days",
+        {"team_ids": sorted(starts), "start_day": min(starts.values()), "end_day": until},
+        tag=QueryTag(dag_id=DUCKLING.full_dag_id, what="history event days"),
+    )
+    out: dict[int, set[dt.date]] = {}
+    for r in rows:
+        team = int(r["team_id"])
+        if r["day"] >= starts[team]:
+            out.setdefault(team, set()).add(r["day"])
+    return out
 
 
 HISTORY = HISTORY_KIND  # ledger kind of the per-team coverage watermark (its row's day)

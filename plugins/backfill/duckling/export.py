@@ -14,6 +14,7 @@ lake should hold; registration then checks the lake against it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import uuid
@@ -24,6 +25,7 @@ from backfill.clickhouse import NO_QUERIES, ClickHouse, QueryStats, QueryTag
 from backfill.duckling.credentials import S3Access, access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient_clickhouse, with_retries
 from backfill.duckling.params import RunParams
+from backfill.duckling.referenced import KEPT_EXPORTS, kept_exports
 from backfill.duckling.registry import Duckling
 from backfill.duckling.run import FAMILY, Env, RunInfo, failure_recorded, partition_key
 from backfill.faults import fault_point
@@ -150,10 +152,28 @@ class Exporter:
         return result
 
 
+# the persons staging files (merged row by row into the lake, then deleted): their S3 prefixes
+STAGING_PREFIXES = ("backfill/persons", "backfill/person_distinct_ids")
+STAGING_DATASETS = {
+    PERSONS: ("persons", "person_distinct_ids"),
+    PERSONS_FULL: ("persons_full", "person_distinct_ids_full"),
+}
+
+
 def split_person_files(files: list[str]) -> tuple[list[str], list[str]]:
     persons = [f for f in files if "/backfill/persons" in f]
     distinct = [f for f in files if "/backfill/person_distinct_ids" in f]
     return persons, distinct
+
+
+def export_only_files(env: Env, key) -> list[str]:
+    """The files earlier export-only runs of this partition left on purpose (its row's, if it is
+    EXPORTED, and those it already carries): the next export carries them forward on its row."""
+    rows = env.ledger.rows(FAMILY, team_ids=[key.team_id], start=key.day, end=key.day, kind=key.kind)
+    kept: list[str] = []
+    for r in rows:
+        kept += kept_exports(r) + (json.loads(r["files"] or "[]") if r["status"] == EXPORTED else [])
+    return sorted(set(kept))
 
 
 def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env: Env | None = None) -> dict:
@@ -165,10 +185,12 @@ def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env
     if options.dry_run:
         return {**out, "status": "dry_run"}
     env.ledger.renew_owner(FAMILY, run.owner, DUCKLING.lease_seconds)  # this run is progressing
+    kept = export_only_files(env, key)  # read before the claim replaces the row's files
     if not env.ledger.claim(key, run.owner, DUCKLING.lease_seconds):
         log.info("%s is in progress elsewhere (live claim): skipped", item["label"])
         return {**out, "status": "in_progress"}
-    with failure_recorded(env, key, run):  # from here on, every failure is on the partition's ledger row
+    # from here on, every failure is on the partition's ledger row; the claim is renewed while it works
+    with failure_recorded(env, key, run), env.ledger.heartbeat(key, run.owner, DUCKLING.lease_seconds):
         fault_point("export:claimed")
         duckling = env.registry.get(key.team_id)  # a bad or missing row fails here: nothing written
         access = access_for(duckling, run.run_id, env.aws_conn_id, env.clickhouse_s3_auth)
@@ -180,6 +202,8 @@ def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env
         fault_point("export:written")
     cost = exporter.stats.to_dict()  # the partition's ClickHouse cost, kept on its ledger row
     detail = {"export": res.detail, "run_id": run.run_id, "clickhouse": cost}
+    if kept:
+        detail[KEPT_EXPORTS] = kept
     recorded = {"files": res.files, "source_count": res.source_count}
     if options.skip_ducklake_registration:
         detail["registration"] = "skipped: skip_ducklake_registration"
@@ -189,4 +213,5 @@ def export_partition(item: dict[str, Any], options: RunParams, run: RunInfo, env
         env.ledger.progress(key, run.owner, detail=detail, **recorded)
         status = "exported"
     log.info("%s: exported %d rows in %d file(s)", item["label"], res.source_count, len(res.files))
-    return {**out, **recorded, "status": status, "clickhouse": cost}
+    carried = {KEPT_EXPORTS: kept} if kept else {}  # register records them again on the row
+    return {**out, **recorded, "status": status, "clickhouse": cost, **carried}

@@ -69,7 +69,10 @@ def attach_sql(duckling: Duckling, passfile: str | None) -> str:
         if passfile:
             parts["passfile"] = passfile
         target = "ducklake:postgres:" + " ".join(f"{k}={_libpq(v)}" for k, v in parts.items())
-    return f"ATTACH {_lit(target)} AS lake (DATA_PATH {_lit(data_path)})"
+    # no data inlining: every row lives in a Parquet file and every delete in a delete file or a whole
+    # file leaving the snapshot. Inlined (DuckLake's default below 10 rows), a day rewritten by an
+    # erasure kept its old file live behind inlined deletions, personal data and all.
+    return f"ATTACH {_lit(target)} AS lake (DATA_PATH {_lit(data_path)}, DATA_INLINING_ROW_LIMIT 0)"
 
 
 @contextmanager
@@ -157,14 +160,21 @@ class Lake:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def _txn(self, body: Callable[[], Any], what: str) -> Any:
-        """Run ``body`` in one DuckLake transaction; retry the whole of it on transient faults."""
+    def _txn(self, body: Callable[[], Any], what: str, fence: Callable[[], Any] | None = None) -> Any:
+        """Run ``body`` in one DuckLake transaction; retry the whole of it on transient faults. ``fence``:
+        a context manager factory the COMMIT runs inside (the ledger's ``fenced``: no commit without a
+        live claim)."""
 
         def attempt():
             self.con.execute("BEGIN TRANSACTION")
             try:
                 result = body()
-                self.con.execute("COMMIT")
+                if fence is None:
+                    self.con.execute("COMMIT")
+                else:
+                    with fence():
+                        fault_point("register:fenced")
+                        self.con.execute("COMMIT")
                 return result
             except BaseException:
                 try:
@@ -231,6 +241,22 @@ class Lake:
     def _already_registered(self, path: str) -> list[str]:
         return [p for p in self.referenced_files(path.rsplit("/", 1)[-1]) if p == path]
 
+    def _load_erased_digests(self) -> bool:
+        """The team's erasure digests into the temp table erased_digests; False when it has none."""
+        if not self.columns("person_deletions"):
+            return False
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE erased_digests AS " + q("erased_digests"), {"team_id": self.team_id}
+        )
+        return bool(self.con.execute("SELECT count(*) FROM erased_digests").fetchone()[0])
+
+    def erased_rows_in(self, paths: list[str]) -> int:
+        """Rows of these exported files that belong to persons erased from this lake (0 when the team has
+        no erasure: the common case costs one catalog query)."""
+        if not paths or not self._load_erased_digests():
+            return 0
+        return int(self.con.execute(q("count_erased_in_files"), {"paths": paths}).fetchone()[0])
+
     def register_events(
         self,
         day: dt.date,
@@ -238,11 +264,14 @@ class Lake:
         *,
         cleanup: bool = True,
         before_commit: Callable[[], None] | None = None,
+        without_erased: bool = False,
+        fence: Callable[[], Any] | None = None,
     ) -> None:
         """One transaction: delete the team-day (unless cleanup is off), add this attempt's files, commit.
 
         A path the catalog already references (in any snapshot) is refused: DuckLake would accept it
-        again and double the rows.
+        again and double the rows. ``without_erased``: the files hold rows of erased persons, so their
+        other rows are written by DuckLake instead (the files themselves stay unregistered).
         """
         start, end = day_window(day)
 
@@ -258,13 +287,16 @@ class Lake:
                 self.con.execute(
                     q("delete_events_day"), {"team_id": self.team_id, "day_start": start, "day_end": end}
                 )
-            for path in paths:
-                self.con.execute(q("add_events_file"), {"path": path})
+            if without_erased:
+                self.con.execute(q("insert_events_without_erased"), {"paths": paths})
+            else:
+                for path in paths:
+                    self.con.execute(q("add_events_file"), {"path": path})
             fault_point("register:files_added")
             if before_commit:
                 before_commit()
 
-        self._txn(body, f"team {self.team_id} day {day} register events")
+        self._txn(body, f"team {self.team_id} day {day} register events", fence)
 
     # --- upkeep (maintenance.py) --------------------------------------------------------------
     def stats(self) -> dict[str, int]:
@@ -289,11 +321,14 @@ class Lake:
                 per_day[day] = per_day.get(day, 0) + 1
         return sorted((day, n) for day, n in per_day.items() if n > 1)
 
-    def _erased_keys(self, keys: list[tuple[str, str]]) -> None:
-        """The temp table the rewrites filter on (kind 'person' | 'distinct_id', key); empty = keep all."""
-        self.con.execute("CREATE OR REPLACE TEMP TABLE erased_keys (kind VARCHAR, key VARCHAR)")
+    def _erased_keys(self, keys: list[tuple[str, str, int, str]]) -> None:
+        """The temp table the rewrites filter on (kind 'person' | 'distinct_id' | 'kept_id', key,
+        version, the erased person it belongs to); empty = keep all."""
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE erased_keys (kind VARCHAR, key VARCHAR, version BIGINT, person VARCHAR)"
+        )
         if keys:
-            self.con.executemany("INSERT INTO erased_keys VALUES (?, ?)", keys)
+            self.con.executemany("INSERT INTO erased_keys VALUES (?, ?, ?, ?)", keys)
 
     def _rewrite_events_day(self, day: dt.date) -> None:
         start, end = day_window(day)
@@ -306,31 +341,39 @@ class Lake:
         self._erased_keys([])
         self._txn(lambda: self._rewrite_events_day(day), f"team {self.team_id} day {day} compact events")
 
-    def erase(self, person_ids: list[str], distinct_ids: list[str]) -> list[dt.date]:
-        """Forget these persons (and every distinct id that pointed to them) in every lake table, in ONE
-        transaction that rewrites each events day holding their rows and each persons table without
-        them: the files that held them leave the snapshot whole, and no live file keeps a row of theirs.
-        Returns the events days rewritten. The old files stay referenced by older snapshots until
-        ``expire_snapshots`` + ``cleanup_old_files`` (maintenance does both right after)."""
-        keys = [("person", k) for k in person_ids] + [("distinct_id", k) for k in distinct_ids]
-        if not keys:
-            return []
+    def erase(self, keys: list[tuple[str, str, int, str]]) -> tuple[int, list[dt.date]]:
+        """Forget erased persons in every lake table, in ONE transaction that rewrites each events day
+        holding their rows and each persons table without them: the files that held them leave the
+        snapshot whole, and no live file keeps a row of theirs. ``keys``: (kind, key, version, person)
+        with kind 'person' (erased person ids), 'distinct_id' (the ids that resolve to them now) and
+        'kept_id' (ids a merge moved away from them: their current person's, never erased). Their
+        plain-text tombstones are replaced by SHA-256 digests that keep later merges and registrations
+        from writing them back. Returns (persons the lake still held something of, events days
+        rewritten); (0, []) when the erasure is already complete (a rescan: nothing is written). The
+        old files stay referenced by older snapshots until ``expire_snapshots`` + ``cleanup_old_files``
+        (maintenance does both right after)."""
+        if not any(kind != "kept_id" for kind, *_ in keys):
+            return 0, []
+        self.ensure_tables("persons", create_if_missing=True, validate=False)
         self._erased_keys(keys)
+        params = {"team_id": self.team_id}
+        pending = {r["person"] for r in self._fetch(q("erasure_pending_persons"), params)}
         days = []
         if self.columns("events"):
-            days = [r["day"] for r in self._fetch(q("erased_events_days"), {"team_id": self.team_id})]
-        tables = [t for t in ("persons", "person_distinct_ids", "person_deletions") if self.columns(t)]
+            pending |= {r["person"] for r in self._fetch(q("erasure_pending_events"), params)}
+            days = [r["day"] for r in self._fetch(q("erased_events_days"), params)] if pending else []
+        if pending:
 
-        def body():
-            for day in days:
-                self._rewrite_events_day(day)
-            for table in tables:
-                for stmt in qs(f"rewrite_{table}"):
-                    self.con.execute(stmt)
+            def body():
+                for day in days:
+                    self._rewrite_events_day(day)
+                for table in ("persons", "person_distinct_ids", "person_deletions"):
+                    for stmt in qs(f"rewrite_{table}"):
+                        self.con.execute(stmt, params if "$team_id" in stmt else {})
 
-        self._txn(body, f"team {self.team_id} erase {len(person_ids)} person(s)")
+            self._txn(body, f"team {self.team_id} erase {len(pending)} person(s)")
         self.con.execute("DROP TABLE erased_keys")
-        return days
+        return len(pending), days
 
     def expire_snapshots(self, older_than: dt.datetime, *, dry_run: bool = False) -> list[int]:
         """Expire the snapshots older than ``older_than`` (the current snapshot is never expired)."""
@@ -364,6 +407,7 @@ class Lake:
         *,
         day: Any = None,
         before_commit: Callable[[], None] | None = None,
+        fence: Callable[[], Any] | None = None,
     ) -> tuple[int, int]:
         """Stage the files, then one transaction merging them version-guarded. Returns (staged, applied)."""
         for stmt in qs("empty_stage"):
@@ -372,6 +416,9 @@ class Lake:
             self.con.execute(q("stage_persons"), {"paths": persons_paths, "team_id": self.team_id})
         if distinct_id_paths:
             self.con.execute(q("stage_distinct_ids"), {"paths": distinct_id_paths, "team_id": self.team_id})
+        if self.columns("person_deletions"):  # an erased person is never written back
+            for stmt in qs("drop_erased_staged"):
+                self.con.execute(stmt, {"team_id": self.team_id})
         staged = int(
             self.con.execute(
                 "SELECT (SELECT count(*) FROM new_persons) + (SELECT count(*) FROM new_distinct_ids)"
@@ -384,7 +431,7 @@ class Lake:
             if before_commit:
                 before_commit()
 
-        self._txn(body, f"team {self.team_id} day {day} merge persons")
+        self._txn(body, f"team {self.team_id} day {day} merge persons", fence)
         applied = int(self._fetch(q("applied_persons"), {"team_id": self.team_id})[0]["applied"])
         return staged, applied
 

@@ -27,9 +27,9 @@ from backfill import params as p
 from backfill.duckling import schema
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient, is_transient_duckdb, with_retries
-from backfill.duckling.export import EVENTS
+from backfill.duckling.export import EVENTS, STAGING_DATASETS, STAGING_PREFIXES, day_prefix
 from backfill.duckling.lake import open_lake
-from backfill.duckling.referenced import ledger_protected
+from backfill.duckling.referenced import ledger_protected, live
 from backfill.duckling.run import FAMILY, Env, RunInfo
 from backfill.ledger import PartitionKey, detail_of, utcnow
 from backfill.settings import DUCKLING, MAINTENANCE
@@ -121,6 +121,7 @@ class Upkeep:
     expired_snapshots: int = 0
     deleted_files: list[str] = field(default_factory=list)
     cleanup_skipped: str | None = None
+    staging_files_removed: int = 0  # persons staging Parquet whose merge is done (or erased)
     before: dict[str, int] = field(default_factory=dict)
     after: dict[str, int] = field(default_factory=dict)
 
@@ -132,10 +133,13 @@ class Upkeep:
 
 @dataclass(frozen=True)
 class Erasure:
-    """Persons deleted in ClickHouse since the watermark, and every distinct id that pointed to them."""
+    """Persons to erase (deleted in ClickHouse since the watermark, minus the rescan margin, and not merged
+    away), the distinct ids that resolve to them now, and the ids a merge moved away from them."""
 
     person_ids: tuple[str, ...] = ()
     distinct_ids: tuple[str, ...] = ()
+    kept_ids: tuple[str, ...] = ()
+    keys: tuple[tuple[str, str, int, str], ...] = ()  # (kind, key, version, person) for Lake.erase
     watermark: str | None = None  # the newest deletion's _timestamp (ISO): where the next run starts
 
 
@@ -143,11 +147,18 @@ def erased_persons(ch, team_id: int, after: dt.datetime) -> Erasure:
     rows = ch.query("duckling/erased_persons", {"team_id": int(team_id), "after": after})
     if not rows:
         return Erasure()
-    newest = max(r["deleted_at"] for r in rows)
+    keys = []
+    for r in rows:
+        person, version = r["person_id"], int(r["version"])
+        keys.append(("person", person, version, person))
+        keys += [("distinct_id", d, int(r["ids_version"]), person) for d in r["distinct_ids"]]
+        keys += [("kept_id", d, int(r["ids_version"]), person) for d in r["kept_ids"]]
     return Erasure(
         tuple(r["person_id"] for r in rows),
-        tuple(sorted({d for r in rows for d in r["distinct_ids"] if d})),
-        newest.isoformat(),
+        tuple(sorted({d for r in rows for d in r["distinct_ids"]})),
+        tuple(sorted({d for r in rows for d in r["kept_ids"]})),
+        tuple(keys),
+        max(r["deleted_at"] for r in rows).isoformat(),
     )
 
 
@@ -161,12 +172,10 @@ def maintain_lake(
     travel (the ledger check still applies)."""
     out = Upkeep(lake.team_id, before=lake.stats())
     what = f"team {lake.team_id} upkeep"
-    erasing = bool(erasure and erasure.person_ids) and not policy.dry_run
-    if erasing:
-        out.erased_persons = len(erasure.person_ids)
-        out.erased_days = [
-            d.isoformat() for d in lake.erase(list(erasure.person_ids), list(erasure.distinct_ids))
-        ]
+    erased, days = lake.erase(list(erasure.keys)) if erasure and not policy.dry_run else (0, [])
+    if erased:  # the lake held something of theirs: now it does not
+        out.erased_persons = erased
+        out.erased_days = [d.isoformat() for d in days]
         policy = replace(policy, keep_snapshot_days=0, cleanup_margin_hours=0)
         now = dt.datetime.now(dt.UTC)
     if policy.compact and not policy.dry_run:
@@ -207,6 +216,42 @@ def maintain_lake(
         out.deleted_files = candidates  # what a real run would delete
     out.after = lake.stats()
     return out
+
+
+def remove_person_staging(env: Env, access, team_id: int, bucket: str, *, erasing: bool) -> int:
+    """Delete the persons staging Parquet (``backfill/persons*``, ``backfill/person_distinct_ids*``): the
+    lake holds their rows once merged, and they hold personal data. Listed first, the ledger read second
+    (as the orphan sweep does): kept are files under the day of a live persons claim (an export in
+    flight), and, unless this run erased someone, files younger than a lease and files the ledger still
+    wants (recent failures, export-only runs). After an erasure an in-flight merge drops the erased rows by their
+    digests and its register deletes its own files."""
+    client = access.boto3_client()
+    listed = []
+    for prefix in STAGING_PREFIXES:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            listed += page.get("Contents", [])
+    now = utcnow()
+    rows = env.ledger.rows(FAMILY, team_ids=[team_id])
+    wanted = set() if erasing else ledger_protected(rows, now)
+    in_flight = {
+        day_prefix(dataset, team_id, r["day"])
+        for r in rows
+        if r["kind"] != EVENTS and live(r, now)
+        for dataset in STAGING_DATASETS[r["kind"]]
+    }
+    young = dt.timedelta(seconds=DUCKLING.lease_seconds)
+    removed = 0
+    for o in listed:
+        key = o["Key"]
+        if (
+            f"s3://{bucket}/{key}" in wanted
+            or key.rsplit("/", 1)[0] + "/" in in_flight
+            or (not erasing and o["LastModified"].replace(tzinfo=None) > now - young)
+        ):
+            continue
+        client.delete_object(Bucket=bucket, Key=key)
+        removed += 1
+    return removed
 
 
 def ducklings(policy: Policy, env: Env | None = None) -> list[int]:
@@ -294,14 +339,22 @@ def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | Non
         now = utcnow().replace(tzinfo=dt.UTC)
         rows = env.ledger.rows(FAMILY, team_ids=[int(team_id)])
         watermark = erasure_watermark(env, int(team_id))
-        erasure = erased_persons(env.ch, int(team_id), watermark) if policy.propagate_erasures else Erasure()
+        # a margin behind the watermark: a deletion ingested late with an older _timestamp is still seen
+        # (an erasure already complete in the lake is found again and changes nothing)
+        rescan_from = watermark - dt.timedelta(hours=MAINTENANCE.erasure_rescan_hours)
+        erasure = (
+            erased_persons(env.ch, int(team_id), rescan_from) if policy.propagate_erasures else Erasure()
+        )
         with open_lake(duckling, access) as lake:
             upkeep = maintain_lake(
                 lake, ledger_protected(rows, now.replace(tzinfo=None)), policy, now, erasure
             )
-        upkeep.erasure_watermark = (
-            erasure.watermark if not policy.dry_run else None
-        ) or watermark.isoformat()
+        if not policy.dry_run:
+            upkeep.staging_files_removed = remove_person_staging(
+                env, access, int(team_id), duckling.bucket, erasing=bool(upkeep.erased_persons)
+            )
+        newest = erasure.watermark if not policy.dry_run else None
+        upkeep.erasure_watermark = max(filter(None, (newest, watermark.isoformat())))
     except Exception as exc:
         err = (
             exc

@@ -161,6 +161,32 @@ def pending_days(
     return out
 
 
+def not_done_days(
+    start: dt.date, until: dt.date, done, with_events: set[dt.date], skip: set[dt.date], limit: int
+) -> tuple[list[dt.date], int, list[dt.date]]:
+    """Walk [start, until] against the done days (ascending, streamed): (the first ``limit`` not-done
+    days with events outside ``skip``, how many not-done days with events there are, the not-done days
+    without events)."""
+    pending: list[dt.date] = []
+    empty: list[dt.date] = []
+    left = 0
+    done_iter = iter(done)
+    next_done = next(done_iter, None)
+    day = start
+    while day <= until:
+        while next_done is not None and next_done < day:
+            next_done = next(done_iter, None)
+        if day != next_done:
+            if day not in with_events:
+                empty.append(day)
+            else:
+                left += 1
+                if len(pending) < limit and day not in skip:
+                    pending.append(day)
+        day += dt.timedelta(days=1)
+    return pending, left, empty
+
+
 def plan_full(
     *,
     pending: dict[int, list[dt.date]],

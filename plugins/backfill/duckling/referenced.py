@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from backfill.ledger import CLAIMED, EXPORTED, FAILED
+from backfill.ledger import CLAIMED, EXPORTED, FAILED, detail_of
 from backfill.settings import DUCKLING
 
 RETRY_GRACE = dt.timedelta(seconds=DUCKLING.lease_seconds)
@@ -27,13 +27,23 @@ def live(row: dict, now: dt.datetime) -> bool:
 
 def ledger_protected(ledger_rows: list[dict], now: dt.datetime) -> set[str]:
     """Files the ledger says are wanted: of live claims, of recent failures (a retry may follow), or
-    exported without registration on purpose."""
+    exported without registration on purpose (also after a later export of the same partition)."""
     keep: set[str] = set()
     for r in ledger_rows:
         recent_failure = r["status"] == FAILED and r["updated_at"] > now - RETRY_GRACE
         if live(r, now) or r["status"] == EXPORTED or recent_failure:
             keep.update(json.loads(r["files"] or "[]"))
+        keep.update(kept_exports(r))
     return keep
+
+
+def kept_exports(row: dict | None) -> list[str]:
+    """Files of earlier export-only runs of this partition, carried forward when a later export replaced
+    the row's files: the user asked to keep them unregistered, whatever the row's status now."""
+    return list(detail_of(row).get(KEPT_EXPORTS, [])) if row else []
+
+
+KEPT_EXPORTS = "kept_exports"
 
 
 def referenced(

@@ -15,6 +15,7 @@ from backfill.duckling.errors import DucklingError
 from backfill.duckling.export import EVENTS, PERSONS_FULL, split_person_files
 from backfill.duckling.lake import Lake, open_lake
 from backfill.duckling.params import RunParams
+from backfill.duckling.referenced import KEPT_EXPORTS
 from backfill.duckling.run import FAMILY, Env, RunInfo, failure_recorded, partition_key
 from backfill.faults import fault_point
 from backfill.ledger import ClaimLost, PartitionKey, utcnow
@@ -43,9 +44,16 @@ def register_partition(
             "another run took the partition over); nothing registered",
         ) from None
     detail: dict[str, Any] = {"run_id": run.run_id, "clickhouse": exported.get("clickhouse")}
-    with failure_recorded(env, key, run):
+    if exported.get(KEPT_EXPORTS):  # earlier export-only files of this partition stay protected
+        detail[KEPT_EXPORTS] = exported[KEPT_EXPORTS]
+
+    def fence():  # no commit unless this run still holds a live claim (see Ledger.fenced)
+        return env.ledger.fenced(key, run.owner, DUCKLING.lease_seconds)
+
+    with failure_recorded(env, key, run), env.ledger.heartbeat(key, run.owner, DUCKLING.lease_seconds):
         duckling = env.registry.get(key.team_id)
-        with open_lake(duckling, access_for(duckling, run.run_id, env.aws_conn_id)) as lake:
+        access = access_for(duckling, run.run_id, env.aws_conn_id)
+        with open_lake(duckling, access) as lake:
             lake.ensure_tables(
                 key.kind,
                 create_if_missing=options.create_tables_if_missing,
@@ -54,13 +62,19 @@ def register_partition(
             )
             if key.kind == EVENTS:
                 retry = run.try_number > 1  # only a retry can find its own files registered already
-                target = _register_events(lake, key, files, source, options, detail, before_commit, retry)
+                target = _register_events(
+                    lake, key, files, source, options, detail, before_commit, retry, fence
+                )
             else:
-                target = _merge_persons(lake, key, files, detail, before_commit)
+                target = _merge_persons(lake, key, files, detail, before_commit, fence)
         fault_point("register:committed")
     env.ledger.succeed(key, run.owner, source_count=source, target_count=target, files=files, detail=detail)
     if key.kind == PERSONS_FULL:
         env.state.set(key.team_id, full_persons_exported_at=utcnow())
+    if key.kind != EVENTS or detail.get("erased_rows_dropped"):
+        # merged row by row (or written without the erased rows): the lake holds what it needs, and these
+        # unregistered files hold personal data; upkeep removes any a crash leaves behind
+        _remove_files(access, files)
     log.info("%s: registered, lake %d / source %d", exported["label"], target, source)
     return {**exported, "status": "done", "target_count": target}
 
@@ -74,12 +88,25 @@ def _register_events(
     detail: dict,
     before_commit,
     retry: bool = False,
+    fence=None,
 ) -> int:
     cleanup = options.cleanup_existing_partition_data
     if retry and files and lake.live_event_files(key.day) == set(files):
         detail["resumed"] = "the files were registered by an earlier attempt that died before recording it"
     else:
-        lake.register_events(key.day, files, cleanup=cleanup, before_commit=before_commit)
+        # rows of persons erased since (or despite) the export: written without them, never added back
+        erased = lake.erased_rows_in(files)
+        if erased:
+            detail["erased_rows_dropped"] = erased
+            source -= erased
+        lake.register_events(
+            key.day,
+            files,
+            cleanup=cleanup,
+            before_commit=before_commit,
+            without_erased=bool(erased),
+            fence=fence,
+        )
     target, uuids = lake.events_day_count(key.day)
     detail.update(lake_rows=target, lake_uuids=uuids)
     if not cleanup:
@@ -93,9 +120,23 @@ def _register_events(
     return target
 
 
-def _merge_persons(lake: Lake, key: PartitionKey, files: list[str], detail: dict, before_commit) -> int:
+def _remove_files(access, files: list[str]) -> None:
+    client = access.boto3_client()
+    for path in files:
+        bucket, key = path[len("s3://") :].split("/", 1)
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+        except Exception as exc:  # best effort: upkeep removes what is left
+            log.info("could not remove the merged staging file %s: %s", path, exc)
+
+
+def _merge_persons(
+    lake: Lake, key: PartitionKey, files: list[str], detail: dict, before_commit, fence=None
+) -> int:
     persons, distinct = split_person_files(files)
-    staged, target = lake.merge_persons(persons, distinct, day=key.day, before_commit=before_commit)
+    staged, target = lake.merge_persons(
+        persons, distinct, day=key.day, before_commit=before_commit, fence=fence
+    )
     detail.update(staged=staged, applied=target)
     if target != staged:
         raise DucklingError(key.team_id, key.day, f"persons merge applied {target} of {staged} rows")

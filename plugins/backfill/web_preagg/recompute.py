@@ -16,6 +16,7 @@ those of killed tasks are dropped by the DAG's cleanup task (their names carry t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -99,8 +100,11 @@ def recompute_table(
     dag_id: str,
     on_step=lambda: None,
     as_of: dt.datetime | None = None,
+    fence=contextlib.nullcontext,
 ) -> dict:
-    """Staging -> delete team-day -> copy, for one table. Returns {"rows", "pageviews"}."""
+    """Staging -> delete team-day -> copy, for one table. Returns {"rows", "pageviews"}. The delete and
+    the copy run inside ``fence()`` (the ledger's: only while this run holds a live claim, and a run
+    taking the team-day over waits until they are done): two runs never replace one team-day at once."""
     staging = staging_name(table, team_id, day)
 
     def tag(what: str) -> QueryTag:
@@ -111,14 +115,15 @@ def recompute_table(
         insert_preaggregated(ch, table, staging, [team_id], day, day, tag("insert staging"), as_of)
         staged = team_day_totals(ch, staging, team_id, day, tag("count staging"))
         on_step()
-        if team_day_totals(ch, table, team_id, day, tag("count target"))[0]:  # a missing team-day has none
-            ch.query(
-                "web_preagg/delete_team_day",
-                {"target": table, "team_id": team_id, "day": day},
-                tag=tag("delete team-day"),
-            )
-        ch.query("web_preagg/copy_from_staging", {"target": table, "staging": staging}, tag=tag("copy"))
-        copied = team_day_totals(ch, table, team_id, day, tag("count target"))
+        with fence():
+            if team_day_totals(ch, table, team_id, day, tag("count target"))[0]:  # a missing one has none
+                ch.query(
+                    "web_preagg/delete_team_day",
+                    {"target": table, "team_id": team_id, "day": day},
+                    tag=tag("delete team-day"),
+                )
+            ch.query("web_preagg/copy_from_staging", {"target": table, "staging": staging}, tag=tag("copy"))
+            copied = team_day_totals(ch, table, team_id, day, tag("count target"))
         if copied != staged:
             raise VerificationError(
                 f"team {team_id} day {day} {table}: staged {staged[0]} rows/{staged[1]} pageviews but the "
@@ -159,13 +164,18 @@ def recompute_team_day(
     def renew() -> None:
         ledger.renew(key, owner, lease_seconds)
 
+    def fence():
+        return ledger.fenced(key, owner, lease_seconds)
+
     started = time.monotonic()
     as_of = ingested_by()  # the inserts and the verification read the same events, ingestion going on
-    with ch.metered() as cost:  # the ClickHouse cost of this partition, stored on its ledger row
+    with ch.metered() as cost, ledger.heartbeat(key, owner, lease_seconds):  # cost: kept on its ledger row
         try:
             per_table = {}
             for table in tables:
-                per_table[SHORT[table]] = recompute_table(ch, table, team_id, day, dag_id, renew, as_of)
+                per_table[SHORT[table]] = recompute_table(
+                    ch, table, team_id, day, dag_id, renew, as_of, fence
+                )
             # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
             # pageviews ARE the source's counted events, and every other table must hold the same total.
             source = per_table[SHORT[tables[0]]]["pageviews"]

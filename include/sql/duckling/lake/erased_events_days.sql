@@ -3,6 +3,6 @@
 SELECT DISTINCT CAST(timezone('UTC', "timestamp") AS DATE) AS day
 FROM lake.main.events
 WHERE team_id = $team_id
-  AND (CAST(person_id AS VARCHAR) IN (SELECT key FROM erased_keys WHERE kind = 'person')
-       OR distinct_id IN (SELECT key FROM erased_keys WHERE kind = 'distinct_id'))
+  AND
+@include(duckling/lake/fragments/erased_event)
 ORDER BY day

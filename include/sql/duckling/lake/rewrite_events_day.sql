@@ -5,8 +5,9 @@
 CREATE OR REPLACE TEMP TABLE compact_day AS
 SELECT * FROM lake.main.events
 WHERE team_id = $team_id AND "timestamp" >= $day_start AND "timestamp" < $day_end
-  AND NOT (CAST(person_id AS VARCHAR) IN (SELECT key FROM erased_keys WHERE kind = 'person')
-           OR distinct_id IN (SELECT key FROM erased_keys WHERE kind = 'distinct_id'));
+  AND NOT
+@include(duckling/lake/fragments/erased_event)
+;
 
 DELETE FROM lake.main.events
 WHERE team_id = $team_id AND "timestamp" >= $day_start AND "timestamp" < $day_end;

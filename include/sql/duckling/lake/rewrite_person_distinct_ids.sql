@@ -1,10 +1,12 @@
--- The duckling's person_distinct_ids rewritten as new files without the rows of erased persons (temp table
--- erased_keys), inside the caller's DuckLake transaction: every old file leaves the snapshot whole, so
--- once the older snapshots are expired and cleaned no file holds those rows.
+-- The duckling's person_distinct_ids rewritten as new files without the mappings of erased persons (temp
+-- table erased_keys: the ids that resolve to them now, and any row still naming an erased person
+-- except the ids a merge moved away), inside the caller's DuckLake transaction: every old file leaves the
+-- snapshot whole, so once the older snapshots are expired and cleaned no file holds those rows.
 CREATE OR REPLACE TEMP TABLE rewrite_rows AS
 SELECT * FROM lake.main.person_distinct_ids
-WHERE NOT (CAST(person_id AS VARCHAR) IN (SELECT key FROM erased_keys WHERE kind = 'person')
-        OR distinct_id IN (SELECT key FROM erased_keys WHERE kind = 'distinct_id'));
+WHERE NOT
+@include(duckling/lake/fragments/erased_event)
+;
 
 DELETE FROM lake.main.person_distinct_ids;
 
