@@ -188,23 +188,50 @@ def pytest_collection_modifyitems(session, config, items):
 FAULT_ROWS: list[dict] = []
 FAULT_COLUMNS = (
     "fault",
+    "fired",
     "tries",
     "survived",
     "rows lost",
     "duplicate rows",
     "registered files lost",
     "orphans left",
+    "persons equal",
+    "check can fail",
 )
 
 
 @pytest.fixture
 def record_fault():
-    """Record one fault scenario's figures for the table printed at the end of the session."""
+    """Record one fault scenario's figures for the table printed at the end of the session. ``fired``:
+    how often this row's own fault fired (its own counter); ``persons``: the lake's persons and distinct
+    ids equal ClickHouse's latest state (None: not part of the row); ``can_fail``: the row's check was
+    shown to fail on a deliberately broken invariant."""
 
     def record(
-        fault: str, tries: int, survived: bool, rows_lost, duplicates, files_lost, orphans_left
+        fault: str,
+        tries: int,
+        survived: bool,
+        rows_lost,
+        duplicates,
+        files_lost,
+        orphans_left,
+        *,
+        fired: int | str = "-",
+        persons: bool | None = None,
+        can_fail: bool | None = None,
     ) -> None:
-        values = (fault, tries, "yes" if survived else "NO", rows_lost, duplicates, files_lost, orphans_left)
+        values = (
+            fault,
+            fired,
+            tries,
+            "yes" if survived else "NO",
+            rows_lost,
+            duplicates,
+            files_lost,
+            orphans_left,
+            "-" if persons is None else ("yes" if persons else "NO"),
+            "-" if can_fail is None else ("yes" if can_fail else "NO"),
+        )
         FAULT_ROWS.append(dict(zip(FAULT_COLUMNS, values, strict=True)))
 
     return record

@@ -360,13 +360,15 @@ class ClickHouse:
             return result, table.column_names, list(zip(*(c.to_pylist() for c in table.columns), strict=True))
 
         try:
-            result, columns, tuples = run()
+            with _EmbeddedSessions.lock:  # one statement at a time per process: threads share the session
+                result, columns, tuples = run()
         except Exception as exc:
             # chdb 4.4: the read right after a failed query gets an empty Arrow buffer ("Unexpected empty
             # message in IPC file format"); a read is safe to repeat once.
             if _first_keyword(body) not in ("SELECT", "WITH") or not _STALE_ARROW.search(str(exc)):
                 raise
-            result, columns, tuples = run()
+            with _EmbeddedSessions.lock:
+                result, columns, tuples = run()
         if result is None:
             return QueryResult(columns, tuples, QueryStats())
         stats = QueryStats(

@@ -7,13 +7,14 @@ their own processes (under a scheduler, one per try), so the tests arm points th
 BaseException no handler records (the state a kill leaves, for tests in one process); ``raise`` raises
 ``InjectedFault``; ``BACKFILL_FAULT_POINTS_FILE`` names a JSON file of the same form, read at each point;
 ``once_file`` makes the point fire only while that file does not exist (it is created when it fires),
-so the retry or the next run goes through.
+so the retry or the next run goes through; ``probability`` makes it fire on that share of its hits.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 
 ENV = "BACKFILL_FAULT_POINTS"
@@ -40,6 +41,8 @@ def fault_point(name: str) -> None:
     point = _armed().get(name)
     if not point:
         return
+    if "probability" in point and random.random() >= float(point["probability"]):
+        return  # a point that fires at random, again and again (the fault suite's soak)
     once = point.get("once_file")
     if once:
         try:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 import pyarrow.parquet as pq
+import pytest
 from duckling_helpers import ch_exec, run_partition
 
 from backfill import sql as sqlt
@@ -150,7 +152,25 @@ def _ch_live_mapping(env) -> dict[str, str]:
     }
 
 
-def test_an_erasure_after_a_merge_forgets_only_the_erased(env, clickhouse, make_duckling):
+def _record(env, record_fault, fault, fired, erased, tries):
+    """The fault table's row: the invariant over every day of the team, persons compared with ClickHouse's
+    latest state minus the erased, and the check shown able to fail."""
+    from invariant import can_fail, check
+
+    days = [(TEAM, d) for d in (D1, D2, D3)]
+    figures = check(env, days, persons=True, erased=erased)
+    able = can_fail(env, days, persons=True, erased=erased)
+    record_fault(fault, tries, figures.holds, figures.rows_lost, figures.duplicate_rows, figures.files_lost,
+                 figures.orphans_left, fired=fired, persons=not figures.persons_diff, can_fail=able)  # fmt: skip
+    assert figures.holds and able, figures
+
+
+def _tries(env) -> int:
+    return sum(int(r["attempts"]) for r in env.ledger.rows("duckling", team_ids=[TEAM]))
+
+
+@pytest.mark.faults
+def test_an_erasure_after_a_merge_forgets_only_the_erased(env, clickhouse, make_duckling, record_fault):
     _merged_team(env, clickhouse)
     make_duckling(TEAM)
     _daily(env, (D1, D2, D3))
@@ -175,9 +195,12 @@ def test_an_erasure_after_a_merge_forgets_only_the_erased(env, clickhouse, make_
     # the erased person: no table, no live file, no staging file holds its id, distinct id or email
     assert _traces(env, (P_ERASE, "d_erase", EMAIL[P_ERASE])) == {}
     assert _traces(env, (EMAIL[P_GONE],)) == {}, "staging files are removed after their merge"
+    _record(env, record_fault, "erasure after a person merge (survivor kept)", upkeep["erased_persons"],
+            (P_ERASE, "d_erase"), _tries(env))  # fmt: skip
 
 
-def test_an_erased_person_stays_erased_after_later_runs(env, clickhouse, make_duckling):
+@pytest.mark.faults
+def test_an_erased_person_stays_erased_after_later_runs(env, clickhouse, make_duckling, record_fault):
     """The next daily run, a late deletion with an older _timestamp, an older persons file and an events
     register in flight across the erasure: none of them writes an erased person or id back."""
     _merged_team(env, clickhouse)
@@ -194,6 +217,9 @@ def test_an_erased_person_stays_erased_after_later_runs(env, clickhouse, make_du
         maintain_duckling(TEAM, Policy(), RunInfo("duckling_maintenance", "m1"), env)["erased_persons"] == 1
     )
     register_partition(events_d3, RunParams(), run, env)
+    [d3] = env.ledger.rows("duckling", team_ids=[TEAM], start=D3, end=D3, kind="events")
+    dropped = json.loads(d3["detail"]).get("erased_rows_dropped", 0)
+    assert dropped == 2, "the in-flight register met the erased person's 2 rows and dropped them"
     register_partition(persons_d1, RunParams(), run, env)
     assert _traces(env, (P_ERASE, "d_erase", EMAIL[P_ERASE])) == {}
 
@@ -215,3 +241,5 @@ def test_an_erased_person_stays_erased_after_later_runs(env, clickhouse, make_du
     with _lake(env) as lake:
         assert {r["distinct_id"]: r["person_id"] for r in lake.distinct_ids()} == {
             "d_keep": P_KEEP, "d_moved": P_KEEP}  # fmt: skip
+    _record(env, record_fault, "erasure with a register in flight, then a late deletion", dropped + 1,
+            (P_ERASE, "d_erase", P_OTHER, "d_other"), _tries(env))  # fmt: skip

@@ -24,14 +24,28 @@ def _equals_from_scratch(ch, team_id, day):
     return all(finalized(ch, t, team_id, day) == from_scratch(ch, t, team_id, day) for t in TABLES)
 
 
-def _record(ch, record_fault, fault, tries, before, team_days):
+def _record(ch, ledger, record_fault, fault, fired, before, team_days):
     """The web_preagg invariant as figures: team-days differing from a from-scratch build (rows lost),
-    changed rows of other team-days (duplicates), staging tables left behind (orphans)."""
+    changed rows of other team-days (duplicates), staging tables left behind (orphans). Tries are the
+    ledger's claims of the team-days; the check is run once more on a broken copy, and must fail."""
     differing = sum(not _equals_from_scratch(ch, t, d) for t, d in team_days)
-    others = rows_except(raw_rows(ch), set(team_days)) != rows_except(before, set(team_days))
+    now = raw_rows(ch)
+    others = rows_except(now, set(team_days)) != rows_except(before, set(team_days))
     staging = len(ch.query(tq("staging_tables"), {}))
-    record_fault(fault, tries, not (differing or others or staging), differing, int(others), "-", staging)
+    tries = sum(
+        int(r["attempts"]) for t, d in team_days for r in ledger.rows(FAMILY, team_ids=[t], start=d, end=d)
+    )
+    # the invariant broken on purpose: a team-day missing one row, another team-day's rows changed
+    t, d = team_days[0]
+    broken_day = any(finalized(ch, tb, t, d)[1:] != from_scratch(ch, tb, t, d) for tb in TABLES)
+    first = TABLES[0]
+    victim = next(r for r in now[first] if (r[0], r[1]) not in set(team_days))
+    broken_now = {**now, first: [r for r in now[first] if r is not victim]}
+    broken_others = rows_except(broken_now, set(team_days)) != rows_except(before, set(team_days))
+    record_fault(fault, tries, not (differing or others or staging), differing, int(others), "-", staging,
+                 fired=fired, can_fail=broken_day and broken_others)  # fmt: skip
     assert not (differing or others or staging)
+    assert broken_day and broken_others
 
 
 def test_recompute_under_live_ingestion_verifies_like_with_like(world, ledger, monkeypatch, record_fault):
@@ -39,9 +53,12 @@ def test_recompute_under_live_ingestion_verifies_like_with_like(world, ledger, m
     before = raw_rows(ch)
     real_insert = rc.insert_preaggregated
 
+    arrived = []
+
     def insert_while_events_arrive(*args, **kwargs):
         real_insert(*args, **kwargs)
         ch.query(tq("live_pageviews"), {"team_id": TEAM, "day": DAY, "n": 3})  # arrives after the read
+        arrived.append(1)
 
     monkeypatch.setattr(rc, "insert_preaggregated", insert_while_events_arrive)
     out = recompute_team_day(ch, ledger, TEAM, DAY, TABLES, owner="newest-day")
@@ -54,7 +71,9 @@ def test_recompute_under_live_ingestion_verifies_like_with_like(world, ledger, m
     recompute_team_day(ch, ledger, TEAM, DAY, TABLES, owner="next-run")
     assert detect(ch, ledger, [TEAM], Window(DAY, DAY)).stale == []
     assert _equals_from_scratch(ch, TEAM, DAY)
-    _record(ch, record_fault, "web_preagg: events arrive during the recompute", 2, before, [(TEAM, DAY)])
+    assert arrived
+    _record(ch, ledger, record_fault, "web_preagg: events arrive during the recompute", len(arrived), before,
+            [(TEAM, DAY)])  # fmt: skip
 
 
 def test_a_hole_the_backfill_made_is_repaired_whatever_the_threshold(
@@ -64,8 +83,11 @@ def test_a_hole_the_backfill_made_is_repaired_whatever_the_threshold(
     before = raw_rows(ch)
     real_query = ch.query
 
+    failed_copies = []
+
     def copy_fails(template, params=None, **kw):
         if getattr(template, "name", template) == "web_preagg/copy_from_staging":
+            failed_copies.append(1)
             raise RuntimeError("Code: 210. Connection reset by peer (copy)")
         return real_query(template, params, **kw)
 
@@ -89,6 +111,6 @@ def test_a_hole_the_backfill_made_is_repaired_whatever_the_threshold(
     assert ledger.rows(FAMILY, team_ids=[TEAM], start=DAY, end=DAY)[0]["status"] == DONE
     # every other team-day is byte-identical
     assert rows_except(raw_rows(ch), {(TEAM, DAY)}) == rows_except(before, {(TEAM, DAY)})
-    _record(
-        ch, record_fault, "web_preagg: delete done, copy failed twice, then repair", 3, before, [(TEAM, DAY)]
-    )
+    assert len(failed_copies) == 2
+    _record(ch, ledger, record_fault, "web_preagg: delete done, copy failed twice, then repair",
+            len(failed_copies), before, [(TEAM, DAY)])  # fmt: skip
