@@ -59,9 +59,10 @@ WITH
     if(entry, ['', 'analytics', 'backfill'][1 + intDiv(h, 59) % 3], '') AS utm_term,
     if(entry, ['', 'banner', 'link'][1 + intDiv(h, 61) % 3], '') AS utm_content,
     intDiv(h, 47) % 6 AS click,
-    if(entry AND click = 0, concat('Cj0K', substring(sid_hex, 1, 8)), '') AS gclid,
+    -- click 4 / 5: the literal 'null' some SDKs send for an absent click id (PostHog counts it as none)
+    if(entry, multiIf(click = 0, concat('Cj0K', substring(sid_hex, 1, 8)), click = 4, 'null', ''), '') AS gclid,
     if(entry, ['1', '1', '2', '', '', ''][1 + click], '') AS gad_source,
-    if(entry AND click = 3, concat('IwAR', substring(sid_hex, 19, 8)), '') AS fbclid,
+    if(entry, multiIf(click = 3, concat('IwAR', substring(sid_hex, 19, 8)), click = 5, 'null', ''), '') AS fbclid,
     h % {persons_per_team:UInt32} AS person_idx,
     concat(leftPad(hex(cityHash64({seed:UInt64}, 'person', team_id, person_idx)), 16, '0'),
            leftPad(hex(cityHash64({seed:UInt64}, 'person2', team_id, person_idx)), 16, '0')) AS person_hex,

@@ -91,9 +91,9 @@ class Session:
                 k: _str(first, k)
                 for k in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
             },
-            "has_gclid": _str(first, "gclid") != "",
+            "has_gclid": _str(first, "gclid") not in ("", "null"),  # PostHog: notEmpty AND != 'null'
             "has_gad_source_paid_search": _str(first, "gad_source") == "1",
-            "has_fbclid": _str(first, "fbclid") != "",
+            "has_fbclid": _str(first, "fbclid") not in ("", "null"),
             "s_country_code": _str(first, "$geoip_country_code"),
             "s_city_name": _str(first, "$geoip_city_name"),
             "s_region_code": _str(first, "$geoip_subdivision_1_code"),

@@ -114,3 +114,25 @@ def test_a_hole_the_backfill_made_is_repaired_whatever_the_threshold(
     assert len(failed_copies) == 2
     _record(ch, ledger, record_fault, "web_preagg: delete done, copy failed twice, then repair",
             len(failed_copies), before, [(TEAM, DAY)])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "event, delay_s, changes",
+    [("$autocapture", 2, "a bounce becomes a non-bounce"), ("$pageleave", 1800, "the duration grows")],
+)
+def test_a_late_event_that_changes_no_pageview_makes_the_team_day_stale(
+    world, ledger, event, delay_s, changes
+):
+    """Detection compares sessions, bounces and total duration with the bounces table in the same scan,
+    so a late event of another kind is seen; the recompute fixes it."""
+    ch, team, day = world, 1, D(2024, 3, 12)
+    recompute_team_day(ch, ledger, team, day, TABLES, owner="first")
+    assert detect(ch, ledger, [team], Window(day, day)).stale == []
+    ch.query(tq("late_session_event"), {"team_id": team, "day": day, "event": event, "delay_s": delay_s})
+    d = detect(ch, ledger, [team], Window(day, day))
+    [stale] = d.stale
+    assert (stale.team_id, stale.day) == (team, day) and "late events" in stale.reason, changes
+    assert stale.tables == TABLES  # session-level values feed both tables
+    recompute_team_day(ch, ledger, team, day, stale.tables, owner="next")
+    assert detect(ch, ledger, [team], Window(day, day)).stale == []
+    assert _equals_from_scratch(ch, team, day)

@@ -52,6 +52,9 @@ def test_the_demo_world_exercises_every_rule(recomputed):
     )  # events past the 1 h cutoff
     assert any(e["event"] == "$screen" for s in sessions for e in s.events)
     assert any(s.values()["utm_source"] for s in sessions) and any(s.values()["has_gclid"] for s in sessions)
+    for click in ("gclid", "fbclid"):  # the SDKs' literal 'null' is no click id (PostHog's rule)
+        nulls = [s for s in sessions if s.ordered()[0]["props"].get(click) == "null"]
+        assert nulls and not any(s.values()[f"has_{click}"] for s in nulls), click
     assert any(
         len({e["props"].get("$geoip_city_name") for e in s.events}) > 1 for s in sessions
     )  # geo differs between the tables

@@ -31,6 +31,19 @@ class Coverage(NamedTuple):
     stats_pageviews: int
     bounces_rows: int
     bounces_pageviews: int
+    source_sessions: int = 0
+    source_bounces: int = 0
+    source_duration: int = 0
+    bounces_sessions: int = 0
+    bounces_bounces: int = 0
+    bounces_duration: int = 0
+
+    def session_digest(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """(sessions, bounces, total duration) of the source and of the bounces table."""
+        return (
+            (self.source_sessions, self.source_bounces, self.source_duration),
+            (self.bounces_sessions, self.bounces_bounces, self.bounces_duration),
+        )
 
     def pageviews(self, table: str) -> int:
         return self[_COLUMNS[table][1]]
@@ -201,8 +214,11 @@ def classify(
         team_id, day, source = c.team_id, c.day, c.source_pageviews
         absent = tuple(t for t, rows, _ in checked if c[rows] == 0)
         if not absent:
-            if (baselines.get((team_id, day), source) == source) and all(
-                c[pv] == source for _, _, pv in checked
+            sessions_agree = BOUNCES not in tables or c.session_digest()[0] == c.session_digest()[1]
+            if (
+                (baselines.get((team_id, day), source) == source)
+                and sessions_agree
+                and all(c[pv] == source for _, _, pv in checked)
             ):
                 present.append(TeamDay(team_id, day, tables, source, "present"))
                 continue
@@ -226,6 +242,13 @@ def classify(
                 reasons.append(f"{SHORT[t]} has {c[pv]} pageviews, source {source}")
                 if t not in stale_tables:
                     stale_tables.append(t)
+        src, target = c.session_digest()
+        if BOUNCES in tables and c.bounces_rows > 0 and src != target:
+            # session-level values (bounce, duration, end page) feed both tables' rows: recompute both
+            reasons.append(
+                f"{SHORT[BOUNCES]} has sessions/bounces/duration {target}, source {src} (late events)"
+            )
+            stale_tables = list(tables)
         if reasons:
             stale.append(
                 TeamDay(

@@ -16,9 +16,10 @@ SELECT
     argMinMerge(initial_utm_campaign) AS utm_campaign,
     argMinMerge(initial_utm_term) AS utm_term,
     argMinMerge(initial_utm_content) AS utm_content,
-    argMinMerge(initial_gclid) != '' AS has_gclid,
+    -- PostHog's rule (sessions_v2): notEmpty(initial) AND initial != 'null' (some SDKs send 'null')
+    notEmpty(argMinMerge(initial_gclid)) AND argMinMerge(initial_gclid) != 'null' AS has_gclid,
     argMinMerge(initial_gad_source) = '1' AS has_gad_source_paid_search,
-    argMinMerge(initial_fbclid) != '' AS has_fbclid,
+    notEmpty(argMinMerge(initial_fbclid)) AND argMinMerge(initial_fbclid) != 'null' AS has_fbclid,
     argMinMerge(initial_geoip_country_code) AS session_country_code,
     argMinMerge(initial_geoip_city_name) AS session_city_name,
     argMinMerge(initial_geoip_subdivision_1_code) AS session_region_code,
