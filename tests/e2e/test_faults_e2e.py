@@ -106,16 +106,15 @@ def test_sigkill_then_airflow_retries_and_the_invariant_holds(
     lost, dupes = max(source - uuids, 0), rows - uuids + max(uuids - source, 0)
     files_lost, orphans = len(day_live - keys), len(keys - day_live)
     survived = source > 0 and not (lost or dupes or files_lost or orphans)
-    record_fault(
-        f"SIGKILL {point} under the scheduler",
-        1 + len(killed) + 2,
-        survived,
-        lost,
-        dupes,
-        files_lost,
-        orphans,
-    )
+    # the same figures on the invariant broken on purpose (a uuid short and one twice, a live file missing
+    # from S3, a stray file under the day): each must be caught
+    broken = (max(source - (uuids - 1), 0), (rows + 1) - uuids, len((day_live | {"gone"}) - keys),
+              len((keys | {"stray"}) - day_live))  # fmt: skip
+    tries = sum(ti["try_number"] for ti in tis if ti["task_id"] in ("partition.export", "partition.register"))
+    record_fault(f"SIGKILL {point} under the scheduler", tries, survived, lost, dupes, files_lost, orphans,
+                 fired=int(fired.exists()), can_fail=all(broken))  # fmt: skip
     assert survived, (source, rows, uuids, keys, day_live)
+    assert all(broken)
 
 
 def _ledger_errors(e2e: E2EStack) -> list:
