@@ -39,6 +39,9 @@ def _shown_default(element, schema: dict) -> object:
         if tag == "TEXTAREA":  # arrays of strings: one item per line
             text = element.input_value()
             return [line for line in text.splitlines() if line]
+        from playwright.sync_api import expect
+
+        expect(element).to_contain_text("[")  # the JSON editor renders its value after the form (load)
         return json.loads(element.inner_text().split("\n", 1)[-1])  # JSON editor: "<line no>\n<json>"
     value = element.input_value()
     if "integer" in types:
