@@ -237,7 +237,7 @@ def remove_person_staging(env: Env, access, team_id: int, bucket: str, *, erasin
         day_prefix(dataset, team_id, r["day"])
         for r in rows
         if r["kind"] != EVENTS and live(r, now)
-        for dataset in STAGING_DATASETS[r["kind"]]
+        for dataset in STAGING_DATASETS.get(r["kind"], ())
     }
     young = dt.timedelta(seconds=DUCKLING.lease_seconds)
     removed = 0

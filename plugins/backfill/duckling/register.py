@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from backfill.duckling import orphans
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import DucklingError
 from backfill.duckling.export import EVENTS, PERSONS_FULL, split_person_files
@@ -121,13 +122,10 @@ def _register_events(
 
 
 def _remove_files(access, files: list[str]) -> None:
-    client = access.boto3_client()
-    for path in files:
-        bucket, key = path[len("s3://") :].split("/", 1)
-        try:
-            client.delete_object(Bucket=bucket, Key=key)
-        except Exception as exc:  # best effort: upkeep removes what is left
-            log.info("could not remove the merged staging file %s: %s", path, exc)
+    try:  # best effort: upkeep removes what is left
+        orphans.remove(access.boto3_client(), files)
+    except Exception as exc:
+        log.info("could not remove merged staging files %s: %s", files, exc)
 
 
 def _merge_persons(
