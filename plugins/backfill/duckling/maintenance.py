@@ -136,9 +136,6 @@ class Erasure:
     """Persons to erase (deleted in ClickHouse since the watermark, minus the rescan margin, and not merged
     away), the distinct ids that resolve to them now, and the ids a merge moved away from them."""
 
-    person_ids: tuple[str, ...] = ()
-    distinct_ids: tuple[str, ...] = ()
-    kept_ids: tuple[str, ...] = ()
     keys: tuple[tuple[str, str, int, str], ...] = ()  # (kind, key, version, person) for Lake.erase
     watermark: str | None = None  # the newest deletion's _timestamp (ISO): where the next run starts
 
@@ -153,13 +150,7 @@ def erased_persons(ch, team_id: int, after: dt.datetime) -> Erasure:
         keys.append(("person", person, version, person))
         keys += [("distinct_id", d, int(r["ids_version"]), person) for d in r["distinct_ids"]]
         keys += [("kept_id", d, int(r["ids_version"]), person) for d in r["kept_ids"]]
-    return Erasure(
-        tuple(r["person_id"] for r in rows),
-        tuple(sorted({d for r in rows for d in r["distinct_ids"]})),
-        tuple(sorted({d for r in rows for d in r["kept_ids"]})),
-        tuple(keys),
-        max(r["deleted_at"] for r in rows).isoformat(),
-    )
+    return Erasure(tuple(keys), max(r["deleted_at"] for r in rows).isoformat())
 
 
 def maintain_lake(
