@@ -89,6 +89,10 @@ class WebPreaggDefaults:
     execution_timeout_minutes: int = 60
     # Opt-in source of teams: the top N by median daily pageviews over the window (param include_top_teams).
     include_top_teams: bool = False
+    # Read events as PostHog's daily job does: every stored row, no FINAL (a re-ingested event counts
+    # twice until ClickHouse merges it away). True: one row per uuid (the `final` setting) in detection
+    # and the inserts alike, so the two never disagree (param dedupe_events).
+    dedupe_events: bool = False
     # A mapped task retries once (a crash between delete and copy leaves a gap the retry or next run fills).
     task_retries: int = 1
     retry_delay_seconds: int = 60

@@ -1,11 +1,16 @@
 """An independent oracle: the pre-aggregated tables recomputed in plain Python from raw rows.
 
-Written from the rules (issue 10 / the README), not from the SQL: it shares no code or SQL with the
-package beyond reading raw rows. Sessions are built from every event of a UUIDv7 session id; a session
-counts on the day and hour its first event happened; its $pageview/$screen events count, one per uuid,
-until 1 h after the end of that day; the person is the distinct id's latest non-deleted override, else
-the event's person. Stats: page, device and geo from the event (region_name from the session). Bounces:
-geo from the session; host, device, browser, OS, viewport and person from the first counted event.
+Written from PostHog's daily job (web_preaggregated sql.py, sessions_v2.py) and the README's rules,
+not from the package's SQL: it shares no code or SQL with the package beyond reading raw rows. Sessions
+are built from every event of a UUIDv7 session id; a session counts on the day and hour its first event
+happened, if its id's UUIDv7 time is within 24 h before that day or on it (the daily job's session
+range); its $pageview/$screen events count until 1 h after the end of that day, every stored row (the
+daily job reads events without FINAL; ``dedupe=True``: one per uuid, the latest ingested); duration is
+dateDiff('second'): second boundaries crossed. The person is the distinct id's latest non-deleted
+override, else the event's person. Stats: page, device and geo from the event (region_name from the
+session), one person per session and dimension group (PostHog any(); here the group's last event's).
+Bounces: geo from the session; host, device, browser, OS and viewport from the first counted event
+(PostHog any()), the person from the last (PostHog argMax(person_id, timestamp)).
 """
 
 from __future__ import annotations
@@ -47,6 +52,11 @@ def _path(url: str) -> str:
     return urlparse(url).path if url else ""
 
 
+def uuid7_time(session_id: str) -> dt.datetime:
+    """The UUIDv7's embedded time: its first 48 bits are Unix milliseconds."""
+    return dt.datetime.fromtimestamp((uuidlib.UUID(session_id).int >> 80) / 1000, dt.UTC)
+
+
 def _is_v7(session_id: str) -> bool:
     try:
         return uuidlib.UUID(session_id).version == 7
@@ -56,7 +66,7 @@ def _is_v7(session_id: str) -> bool:
 
 @dataclass
 class Session:
-    events: list = field(default_factory=list)  # every event of the session (any type), one per uuid
+    events: list = field(default_factory=list)  # every stored event row of the session (any type)
 
     def ordered(self):
         return sorted(self.events, key=lambda e: (e["ts"], e["uuid"]))
@@ -110,13 +120,16 @@ def overrides_by_distinct_id(override_rows) -> dict[tuple[int, str], str]:
     return {k: r["person_id"] for k, r in latest.items() if not r["is_deleted"]}
 
 
-def sessions_of(event_rows) -> dict[tuple[int, str], Session]:
-    by_uuid: dict[str, dict] = {}
-    for r in event_rows:  # one row per uuid: the latest ingested copy
-        if r["uuid"] not in by_uuid or r["_timestamp"] >= by_uuid[r["uuid"]]["_timestamp"]:
-            by_uuid[r["uuid"]] = r
+def sessions_of(event_rows, dedupe: bool = False) -> dict[tuple[int, str], Session]:
+    rows = list(event_rows)
+    if dedupe:
+        by_uuid: dict[str, dict] = {}
+        for r in rows:  # one row per uuid: the latest ingested copy
+            if r["uuid"] not in by_uuid or r["_timestamp"] >= by_uuid[r["uuid"]]["_timestamp"]:
+                by_uuid[r["uuid"]] = r
+        rows = list(by_uuid.values())
     sessions: dict[tuple[int, str], Session] = defaultdict(Session)
-    for r in by_uuid.values():
+    for r in rows:
         if r["session_id"] and _is_v7(r["session_id"]):
             e = {
                 "uuid": r["uuid"],
@@ -134,8 +147,8 @@ def sessions_of(event_rows) -> dict[tuple[int, str], Session]:
 class Oracle:
     """Built once from raw rows; ``team_day`` recomputes one team-day of both tables."""
 
-    def __init__(self, event_rows, override_rows):
-        self.sessions = sessions_of(event_rows)
+    def __init__(self, event_rows, override_rows, dedupe: bool = False):
+        self.sessions = sessions_of(event_rows, dedupe)
         self.overrides = overrides_by_distinct_id(override_rows)
 
     def team_day(self, team_id: int, day: dt.date) -> dict[str, list[dict]]:
@@ -156,9 +169,11 @@ def compute(sessions, overrides, team_id: int, day: dt.date) -> dict[str, list[d
             "session_count": 0,
         }
     )
-    for (team, _), session in sessions.items():
+    for (team, session_id), session in sessions.items():
         if team != team_id or session.start.date() != day:
             continue
+        if not midnight - dt.timedelta(hours=24) <= uuid7_time(session_id) < midnight + dt.timedelta(days=1):
+            continue  # outside the daily job's session range
         counted = [
             e
             for e in session.ordered()
@@ -174,6 +189,7 @@ def compute(sessions, overrides, team_id: int, day: dt.date) -> dict[str, list[d
         )  # fmt: skip
         clicks = (s["has_gclid"], s["has_gad_source_paid_search"], s["has_fbclid"])
 
+        last_in_group: dict[tuple, dict] = {}
         for e in counted:
             p = e["props"]
             key = (
@@ -183,9 +199,11 @@ def compute(sessions, overrides, team_id: int, day: dt.date) -> dict[str, list[d
                 _str(p, "$geoip_city_name"), _str(p, "$geoip_subdivision_1_code"), s["s_region_name"], *clicks,
             )  # fmt: skip
             agg = stats[key]
-            agg["persons"].add(overrides.get((team, e["distinct_id"]), e["person_id"]))
             agg["sessions"].add(e["session_id"])
             agg["pageviews"] += 1
+            last_in_group[key] = e  # counted is in (timestamp, uuid) order
+        for key, e in last_in_group.items():
+            stats[key]["persons"].add(overrides.get((team, e["distinct_id"]), e["person_id"]))
         f = counted[0]["props"]
         key = (
             bucket, _str(f, "$host"), _str(f, "$device_type"), s["entry_pathname"], s["end_pathname"],
@@ -193,7 +211,7 @@ def compute(sessions, overrides, team_id: int, day: dt.date) -> dict[str, list[d
             *session_dims, s["s_country_code"], s["s_city_name"], s["s_region_code"], s["s_region_name"], *clicks,
         )  # fmt: skip
         agg = bounces[key]
-        agg["persons"].add(overrides.get((team, counted[0]["distinct_id"]), counted[0]["person_id"]))
+        agg["persons"].add(overrides.get((team, counted[-1]["distinct_id"]), counted[-1]["person_id"]))
         agg["sessions"].add(counted[0]["session_id"])
         agg["pageviews"] += len(counted)
         agg["bounces"] += int(bool(session.is_bounce))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import oracle
 import sqlalchemy as sa
 from wp_helpers import (
     ENABLED,
@@ -14,6 +15,7 @@ from wp_helpers import (
     D,
     finalized,
     from_scratch,
+    oracle_team_day,
     python_hourly_pageviews,
     python_team_day_pageviews,
     raw_rows,
@@ -144,21 +146,45 @@ def test_expired_claim_is_taken_over(world, ledger):
         assert finalized(ch, table, team_id, day) == from_scratch(ch, table, team_id, day)
 
 
-def test_late_events_make_a_day_stale_and_duplicates_do_not(world, ledger):
+def test_late_events_make_a_day_stale_and_duplicates_do_not_when_deduped(world, ledger):
     ch = world
     team_id, day = 2, D(2024, 3, 15)
-    recompute_team_day(ch, ledger, team_id, day, TABLES, owner="t")
+    recompute_team_day(ch, ledger, team_id, day, TABLES, owner="t", dedupe_events=True)
     ch.query(tq("duplicate_events"), {"team_id": team_id, "day": day})  # same uuids: deduplicated
-    assert detect(ch, ledger, [team_id], Window(day, day)).stale == []
+    assert detect(ch, ledger, [team_id], Window(day, day), dedupe_events=True).stale == []
     ch.query(tq("late_pageviews"), {"team_id": team_id, "day": day, "n": 3})
-    d = detect(ch, ledger, [team_id], Window(day, day))
+    d = detect(ch, ledger, [team_id], Window(day, day), dedupe_events=True)
     assert [(s.team_id, s.day) for s in d.stale] == [(team_id, day)]
     baseline = ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day)[0]["source_count"]
     assert f"{baseline} -> {baseline + 3}" in d.stale[0].reason
-    recompute_team_day(ch, ledger, team_id, day, TABLES, owner="t2")
-    assert detect(ch, ledger, [team_id], Window(day, day)).stale == []
+    recompute_team_day(ch, ledger, team_id, day, TABLES, owner="t2", dedupe_events=True)
+    assert detect(ch, ledger, [team_id], Window(day, day), dedupe_events=True).stale == []
     for table in TABLES:
-        assert finalized(ch, table, team_id, day) == from_scratch(ch, table, team_id, day)
+        assert finalized(ch, table, team_id, day) == from_scratch(ch, table, team_id, day, dedupe_events=True)
+
+
+def test_by_default_stored_duplicates_count_as_the_daily_job_reads_them(world, ledger):
+    """PostHog's daily job reads events without FINAL: a re-ingested event counts until ClickHouse
+    merges it away. The default reads the same way, in detection and the inserts alike."""
+    ch = world
+    team_id, day = 2, D(2024, 3, 15)
+    recompute_team_day(ch, ledger, team_id, day, TABLES, owner="t")
+    ch.query(tq("merges_stop"))  # the duplicates stay stored while the test reads them
+    try:
+        ch.query(tq("duplicate_events"), {"team_id": team_id, "day": day})
+        assert detect(ch, ledger, [team_id], Window(day, day), dedupe_events=True).stale == []
+        d = detect(ch, ledger, [team_id], Window(day, day))
+        assert [(s.team_id, s.day) for s in d.stale] == [(team_id, day)]
+        baseline = ledger.rows(FAMILY, team_ids=[team_id], start=day, end=day)[0]["source_count"]
+        expected = oracle_team_day(ch, team_id, day)  # every stored row, as the daily job
+        counted = sum(r["pageviews"] for r in expected["stats"])
+        assert counted > baseline and f"{baseline} -> {counted}" in d.stale[0].reason
+        recompute_team_day(ch, ledger, team_id, day, TABLES, owner="t2")
+        assert detect(ch, ledger, [team_id], Window(day, day)).stale == []
+        assert oracle.comparable(finalized(ch, STATS, team_id, day)) == expected["stats"]
+        assert oracle.comparable(finalized(ch, BOUNCES, team_id, day)) == expected["bounces"]
+    finally:
+        ch.query(tq("merges_start"))
 
 
 def test_daily_job_days_without_ledger_baseline_are_checked_against_target(world, ledger):

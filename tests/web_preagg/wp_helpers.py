@@ -107,7 +107,9 @@ def finalized(ch: ClickHouse, table: str, team_id: int, day: dt.date, name: str 
     return ch.query(tq(f"finalized_{short}"), {"t": name or table, "team_id": team_id, "day": day})
 
 
-def from_scratch(ch: ClickHouse, table: str, team_id: int, day: dt.date) -> list[dict]:
+def from_scratch(
+    ch: ClickHouse, table: str, team_id: int, day: dt.date, dedupe_events: bool = False
+) -> list[dict]:
     """What a fresh pre-aggregation of the team-day produces (into a scratch table, then dropped)."""
     from backfill.clickhouse import QueryTag
 
@@ -115,7 +117,9 @@ def from_scratch(ch: ClickHouse, table: str, team_id: int, day: dt.date) -> list
     short = "stats" if table == STATS else "bounces"
     ch.query(f"web_preagg/{short}_staging_create", {"staging": scratch})
     try:
-        insert_preaggregated(ch, table, scratch, [team_id], day, day, QueryTag("tests"))
+        insert_preaggregated(
+            ch, table, scratch, [team_id], day, day, QueryTag("tests"), dedupe_events=dedupe_events
+        )
         return finalized(ch, table, team_id, day, scratch)
     finally:
         ch.query(tq("drop"), {"t": scratch})

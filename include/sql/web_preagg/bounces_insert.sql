@@ -2,7 +2,8 @@
 -- days [start_day, end_day] (inclusive), into table {t} (the target, or a staging copy of it). One input
 -- row per session with counted events (fragments/counted_events.sql). Geo, entry/end pathname, referrer,
 -- UTM, click ids, bounce and duration are the session's; host, device, browser, OS and viewport are
--- those of the session's first counted event, and so is the person (ties broken by uuid).
+-- those of the session's first counted event (PostHog: any(); first is deterministic), and the person is
+-- its last counted event's, as PostHog's argMax(person_id, timestamp) (ties broken by uuid).
 INSERT INTO {t:Identifier} (period_bucket, team_id, host, device_type, entry_pathname, end_pathname,
                             browser, os, viewport_width, viewport_height, referring_domain, utm_source,
                             utm_medium, utm_campaign, utm_term, utm_content, country_code, city_name,
@@ -48,7 +49,7 @@ FROM
         team_id,
         session_id,
         toUInt64(count()) AS pageviews,
-        argMin(person_id, (timestamp, uuid)) AS person_id,
+        argMax(person_id, (timestamp, uuid)) AS person_id,
         argMin(JSONExtractString(properties, '$host'), (timestamp, uuid)) AS host,
         argMin(JSONExtractString(properties, '$device_type'), (timestamp, uuid)) AS device_type,
         argMin(JSONExtractString(properties, '$browser'), (timestamp, uuid)) AS browser,

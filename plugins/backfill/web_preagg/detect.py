@@ -134,6 +134,12 @@ class Detection:
 EVERYTHING_INGESTED = dt.datetime(2299, 12, 31, tzinfo=dt.UTC)  # detection reads every event ingested so far
 
 
+def read_settings(dedupe_events: bool) -> dict:
+    """Query settings of every statement that reads the counted events: detection and the inserts
+    must read them the same way, or a team-day would look stale forever."""
+    return {"final": 1} if dedupe_events else {}
+
+
 def ingested_by(now: dt.datetime | None = None) -> dt.datetime:
     """The ingestion cutoff of a read: a whole second safely in the past, so that every event with a
     later ``_timestamp`` arrived after the read started (and is left for the next run)."""
@@ -148,6 +154,7 @@ def query_coverage(
     tables: tuple[str, ...],
     tag: QueryTag,
     as_of: dt.datetime | None = None,
+    dedupe_events: bool = WEB_PREAGG.dedupe_events,
 ) -> list[Coverage]:
     """The one detection query, over events ingested by ``as_of`` (default: all of them): one row per
     team-day with traffic or with rows in a checked table. No team ids: nothing to check (the query is
@@ -163,6 +170,7 @@ def query_coverage(
             "as_of": as_of or EVERYTHING_INGESTED,
         },
         tag=tag,
+        settings=read_settings(dedupe_events),
     )
     if tuple(result.columns) != Coverage._fields:
         raise RuntimeError(f"detect.sql returned columns {result.columns}, expected {Coverage._fields}")
@@ -266,9 +274,10 @@ def detect(
     tables: tuple[str, ...] = TABLES,
     *,
     dag_id: str = WEB_PREAGG.dag_id,
+    dedupe_events: bool = WEB_PREAGG.dedupe_events,
 ) -> Detection:
     tag = QueryTag(dag_id, day=f"{window.start}..{window.end}", what=f"detect {len(team_ids)} teams")
-    coverage = query_coverage(ch, team_ids, window, tables, tag)
+    coverage = query_coverage(ch, team_ids, window, tables, tag, dedupe_events=dedupe_events)
     view = ledger_view(ledger, team_ids, window) if ledger is not None and team_ids else LedgerView()
     missing, stale, present = classify(coverage, view.baselines, tables, view.touched)
     return Detection(window, list(team_ids), tables, coverage, missing, stale, present)

@@ -52,6 +52,12 @@ PARAMS = p.ParamSet(
             "Include top teams",
             f"Also check the top {_D.top_teams_by_pageviews} teams by median daily pageviews.",
         ),
+        p.bool_param(
+            "dedupe_events",
+            _D.dedupe_events,
+            "Deduplicate events",
+            "Count one row per event uuid (FINAL). Off: read events as PostHog's daily job does.",
+        ),
         p.bool_param("dry_run", False, "Dry run", "Detect, plan and report only; write nothing."),
         p.bool_param(
             "force", False, "Force", "Recompute every team-day with traffic in the window, even if present."
@@ -74,6 +80,7 @@ class RunParams:
     max_partitions_per_run: int
     tables: tuple[str, ...]
     include_top_teams: bool
+    dedupe_events: bool
     dry_run: bool
     force: bool
 

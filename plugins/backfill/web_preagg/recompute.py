@@ -28,7 +28,7 @@ from backfill.clickhouse import ClickHouse, QueryTag
 from backfill.ledger import ClaimLost, Ledger, PartitionKey
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
-from backfill.web_preagg.detect import ingested_by
+from backfill.web_preagg.detect import ingested_by, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,19 @@ def insert_preaggregated(
     end_day: dt.date,
     tag: QueryTag,
     as_of: dt.datetime | None = None,
+    dedupe_events: bool = WEB_PREAGG.dedupe_events,
 ) -> None:
     """Run ``table``'s pre-aggregation (the daily job's SQL) for teams and days [start_day, end_day] into
     ``into`` (the target itself or a staging copy of it), over events ingested by ``as_of`` (default now)."""
     if table not in TABLES:
         raise ValueError(f"unknown pre-aggregated table {table!r}")
     params = {"t": into, "team_ids": [int(t) for t in team_ids], "start_day": start_day, "end_day": end_day}
-    ch.query(insert_template(table), {**params, "as_of": as_of or ingested_by()}, tag=tag)
+    ch.query(
+        insert_template(table),
+        {**params, "as_of": as_of or ingested_by()},
+        tag=tag,
+        settings=read_settings(dedupe_events),
+    )
 
 
 def staging_name(table: str, team_id: int, day: dt.date, now: float | None = None) -> str:
@@ -101,6 +107,7 @@ def recompute_table(
     on_step=lambda: None,
     as_of: dt.datetime | None = None,
     fence=contextlib.nullcontext,
+    dedupe_events: bool = WEB_PREAGG.dedupe_events,
 ) -> dict:
     """Staging -> delete team-day -> copy, for one table. Returns {"rows", "pageviews"}. The delete and
     the copy run inside ``fence()`` (the ledger's: only while this run holds a live claim, and a run
@@ -112,7 +119,9 @@ def recompute_table(
 
     try:
         ch.query(f"web_preagg/{SHORT[table]}_staging_create", {"staging": staging}, tag=tag("create staging"))
-        insert_preaggregated(ch, table, staging, [team_id], day, day, tag("insert staging"), as_of)
+        insert_preaggregated(
+            ch, table, staging, [team_id], day, day, tag("insert staging"), as_of, dedupe_events
+        )
         staged = team_day_totals(ch, staging, team_id, day, tag("count staging"))
         on_step()
         with fence():
@@ -149,6 +158,7 @@ def recompute_team_day(
     dag_id: str = WEB_PREAGG.dag_id,
     lease_seconds: int = WEB_PREAGG.lease_seconds,
     reason: str = "",
+    dedupe_events: bool = WEB_PREAGG.dedupe_events,
 ) -> dict:
     """Recompute one team-day in ``tables``; returns a small result dict (status done | skipped).
 
@@ -174,7 +184,7 @@ def recompute_team_day(
             per_table = {}
             for table in tables:
                 per_table[SHORT[table]] = recompute_table(
-                    ch, table, team_id, day, dag_id, renew, as_of, fence
+                    ch, table, team_id, day, dag_id, renew, as_of, fence, dedupe_events
                 )
             # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
             # pageviews ARE the source's counted events, and every other table must hold the same total.

@@ -63,7 +63,14 @@ def run_detect(selection: dict, *, dag_id: str, run_id: str) -> dict:
     rp = parse_params(selection["params"])
     window = Window.from_dict(selection["window"])
     with AppDB.from_conn_id() as appdb:
-        d = detect(ClickHouse.from_conn_id(), Ledger(appdb), selection["team_ids"], window, rp.tables)
+        d = detect(
+            ClickHouse.from_conn_id(),
+            Ledger(appdb),
+            selection["team_ids"],
+            window,
+            rp.tables,
+            dedupe_events=rp.dedupe_events,
+        )
         CoverageStore(appdb).record(FAMILY, d.observations(), dag_id=dag_id, run_id=run_id)
     log.info(
         "%d team-days missing (%d partitions), %d stale, %d complete",
@@ -94,7 +101,8 @@ def run_plan(selection: dict, detection: dict) -> dict:
     )
     for warning in plan.warnings:
         log.warning(warning)
-    return {"items": plan.items(), "summary": plan.to_dict()}
+    items = [{**item, "dedupe_events": rp.dedupe_events} for item in plan.items()]
+    return {"items": items, "summary": plan.to_dict()}
 
 
 def team_day_label(item: dict) -> str:
@@ -114,6 +122,7 @@ def run_backfill_team_day(item: dict, *, dag_id: str, run_id: str) -> dict:
             dag_id=dag_id,
             lease_seconds=WEB_PREAGG.lease_seconds,
             reason=item.get("reason", ""),
+            dedupe_events=bool(item.get("dedupe_events", WEB_PREAGG.dedupe_events)),
         )
 
 

@@ -2,7 +2,8 @@
 -- after merges, keyed by the session id (a UUIDv7) as UInt128, so a range of session ids is a range of
 -- session start times. Fed by the materialized view below from every event with a UUIDv7 $session_id.
 -- Readers finalize with GROUP BY team_id, session_id_v7 and the -Merge functions. "initial_*" is the
--- value on the session's first event (by timestamp; ties are arbitrary, as in PostHog).
+-- value on the session's first event (by timestamp; ties are arbitrary, as in PostHog). Column names are
+-- PostHog's (sessions_v2), e.g. initial_geoip_subdivision_city_name holds the $geoip_city_name property.
 CREATE TABLE IF NOT EXISTS raw_sessions
 (
     team_id Int64,
@@ -24,7 +25,7 @@ CREATE TABLE IF NOT EXISTS raw_sessions
     initial_gad_source AggregateFunction(argMin, String, DateTime64(6, 'UTC')),
     initial_fbclid AggregateFunction(argMin, String, DateTime64(6, 'UTC')),
     initial_geoip_country_code AggregateFunction(argMin, String, DateTime64(6, 'UTC')),
-    initial_geoip_city_name AggregateFunction(argMin, String, DateTime64(6, 'UTC')),
+    initial_geoip_subdivision_city_name AggregateFunction(argMin, String, DateTime64(6, 'UTC')),
     initial_geoip_subdivision_1_code AggregateFunction(argMin, String, DateTime64(6, 'UTC')),
     initial_geoip_subdivision_1_name AggregateFunction(argMin, String, DateTime64(6, 'UTC')),
     -- distinct $pageview/$screen/$autocapture events, counted up to 2 ("more than one"): the bounce rule
@@ -54,7 +55,8 @@ SELECT
     argMinState(JSONExtractString(properties, 'gad_source'), timestamp) AS initial_gad_source,
     argMinState(JSONExtractString(properties, 'fbclid'), timestamp) AS initial_fbclid,
     argMinState(JSONExtractString(properties, '$geoip_country_code'), timestamp) AS initial_geoip_country_code,
-    argMinState(JSONExtractString(properties, '$geoip_city_name'), timestamp) AS initial_geoip_city_name,
+    argMinState(JSONExtractString(properties, '$geoip_city_name'), timestamp)
+        AS initial_geoip_subdivision_city_name,
     argMinState(JSONExtractString(properties, '$geoip_subdivision_1_code'), timestamp)
         AS initial_geoip_subdivision_1_code,
     argMinState(JSONExtractString(properties, '$geoip_subdivision_1_name'), timestamp)

@@ -1,5 +1,7 @@
 -- Fragment: the events the daily job counts for the sessions that started in [start_day, end_day]:
--- $pageview and $screen events with a $session_id, one row per uuid (FINAL), ingested by {as_of}, and
+-- $pageview and $screen events with a $session_id, every stored row as PostHog's daily job reads them
+-- (no FINAL; the dedupe_events option runs the whole statement with the `final` setting, one row per
+-- uuid, and detection always runs with the same choice as the inserts), ingested by {as_of}, and
 -- no later than 1 h after the end of their session's start day (a session starting late on D keeps its
 -- first hour after midnight: the daily job of D reads events up to D + 1 day + 1 h). The cutoff is per
 -- session day, so a window of many days counts exactly what its days count one by one. Each event
@@ -35,7 +37,7 @@ FROM
 (
     SELECT uuid, timestamp, team_id, distinct_id, person_id, session_id, properties,
            toUInt128(toUUIDOrZero(session_id)) AS session_id_v7
-    FROM events FINAL
+    FROM events
     WHERE team_id IN {team_ids:Array(Int64)}
       AND timestamp >= toDateTime64({start_day:Date}, 6, 'UTC')
       AND timestamp < toDateTime64({end_day:Date} + 1, 6, 'UTC') + INTERVAL 1 HOUR

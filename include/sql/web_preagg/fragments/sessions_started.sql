@@ -1,8 +1,11 @@
 -- Fragment: the sessions of teams {team_ids} that STARTED in [start_day, end_day] (UTC), finalized from
--- raw_sessions with their session-level values. The session id's UUIDv7 time selects a range of the
--- sorting key (with a day of margin either side, for client clocks); the session's start, its first
--- event's timestamp, decides its day and hour. Bounce: NULL without any $pageview/$screen/$autocapture,
--- else NOT (more than one of them OR duration >= 10 s); duration = last - first event of the session.
+-- raw_sessions with their session-level values. The session's start, its first event's timestamp,
+-- decides its day and hour. As PostHog's daily job: a session of day D counts only if its id's UUIDv7
+-- time is in [D - 24 h, D + 1 day) (a sorting-key range; a client clock further off drops the session
+-- there too), checked per session day so a window of many days selects what its days select one by one.
+-- Bounce: NULL without any $pageview/$screen/$autocapture, else NOT (more than one of them OR duration
+-- >= 10 s); duration = dateDiff('second', first, last): second boundaries crossed, as PostHog counts.
+-- City: PostHog's raw_sessions column initial_geoip_subdivision_city_name (fed from $geoip_city_name).
 SELECT
     team_id,
     session_id_v7,
@@ -21,7 +24,7 @@ SELECT
     argMinMerge(initial_gad_source) = '1' AS has_gad_source_paid_search,
     notEmpty(argMinMerge(initial_fbclid)) AND argMinMerge(initial_fbclid) != 'null' AS has_fbclid,
     argMinMerge(initial_geoip_country_code) AS session_country_code,
-    argMinMerge(initial_geoip_city_name) AS session_city_name,
+    argMinMerge(initial_geoip_subdivision_city_name) AS session_city_name,
     argMinMerge(initial_geoip_subdivision_1_code) AS session_region_code,
     argMinMerge(initial_geoip_subdivision_1_name) AS session_region_name,
     uniqUpToMerge(1)(page_screen_autocapture_uniq_up_to) AS page_screen_autocapture_up_to,
@@ -30,7 +33,9 @@ SELECT
 FROM raw_sessions
 WHERE team_id IN {team_ids:Array(Int64)}
   AND session_id_v7 >= bitShiftLeft(toUInt128(toUnixTimestamp64Milli(toDateTime64({start_day:Date} - 1, 3, 'UTC'))), 80)
-  AND session_id_v7 < bitShiftLeft(toUInt128(toUnixTimestamp64Milli(toDateTime64({end_day:Date} + 2, 3, 'UTC'))), 80)
+  AND session_id_v7 < bitShiftLeft(toUInt128(toUnixTimestamp64Milli(toDateTime64({end_day:Date} + 1, 3, 'UTC'))), 80)
 GROUP BY team_id, session_id_v7
 HAVING start_timestamp >= toDateTime64({start_day:Date}, 6, 'UTC')
    AND start_timestamp < toDateTime64({end_day:Date} + 1, 6, 'UTC')
+   AND session_id_v7 >= bitShiftLeft(toUInt128(toUnixTimestamp64Milli(toDateTime64(toDate(start_timestamp, 'UTC') - 1, 3, 'UTC'))), 80)
+   AND session_id_v7 < bitShiftLeft(toUInt128(toUnixTimestamp64Milli(toDateTime64(toDate(start_timestamp, 'UTC') + 1, 3, 'UTC'))), 80)
