@@ -26,6 +26,7 @@ from backfill.settings import DUCKLING, LOCAL_DIR, PROJECT_ROOT, WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
 from backfill.web_preagg.detect import detect
 from backfill.web_preagg.params import Window
+from backfill.web_preagg.recompute import enable_patch_parts
 from devtools import appdb_setup, localstack
 from devtools.demo_data import DemoSpec, generate, seed_preaggregated, template
 from devtools.demo_ducklings import format_summary, register_demo_duckling, summary
@@ -158,6 +159,7 @@ def seed_demo_world(ch: ClickHouse, app: AppDB, spec: DemoSpec, yesterday: dt.da
     """The demo's world (``make demo`` and ``make airflow``): the ClickHouse schema and events, the teams
     enabled in the app DB, and the "daily job" pre-aggregations with deliberate gaps (returned)."""
     create_clickhouse_schema(ch)
+    enable_patch_parts(ch)  # the opt-in migration a deployment runs (README: stale team-days)
     generate(ch, spec)
     appdb_setup.prepare(app)
     appdb_setup.upsert_teams(

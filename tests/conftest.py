@@ -85,8 +85,10 @@ def chdb_path():
 def clickhouse_session(chdb_path):
     ch = ClickHouse.embedded(str(chdb_path))
     from backfill.clickhouse_schema import create_clickhouse_schema
+    from backfill.web_preagg.recompute import enable_patch_parts
 
     create_clickhouse_schema(ch)
+    enable_patch_parts(ch)  # as make demo and the README's deployment step; one test turns them off
     yield ch
     ch.close()
 

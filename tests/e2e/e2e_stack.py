@@ -203,11 +203,13 @@ def _seed(
     from backfill.clickhouse import ClickHouse
     from backfill.clickhouse_schema import create_clickhouse_schema
     from backfill.duckling.registry import Registry
+    from backfill.web_preagg.recompute import enable_patch_parts
     from devtools.demo_data import DemoSpec, generate
 
     ch = ClickHouse.embedded(str(chdb_path))
     try:
         create_clickhouse_schema(ch)
+        enable_patch_parts(ch)
         generate(
             ch,
             DemoSpec(

@@ -4,7 +4,8 @@ Per table, ``recompute_team_day``:
   1. computes the team-day into a task-private staging table created AS the target (same columns, in
      the same order), with the table's insert template (the daily job's SQL);
   2. deletes that team's rows of that day from the target (a lightweight delete: other teams' rows in
-     the shared day partition are not touched; a partition is never replaced);
+     the shared day partition are not touched; a partition is never replaced). Written as a patch part
+     where the server and the table allow it (``patch_parts_enable.sql``), else as a mutation;
   3. copies the staged rows in (zero staged rows leave zero rows) and checks the copy;
 then checks that every table holds the same pageview total (both count the same events, read once per
 table with one ingestion cutoff: that total is the source's count) and records it in the ledger. A
@@ -23,6 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from backfill.clickhouse import ClickHouse, QueryTag
 from backfill.ledger import ClaimLost, Ledger, PartitionKey
@@ -38,6 +40,33 @@ _STAGING_NAME = re.compile(r"^web_preagg_staging_[a-z]+_\d+_\d{8}_(\d+)_[0-9a-f]
 
 class VerificationError(RuntimeError):
     """The recomputed team-day does not match the staged rows or the source."""
+
+
+class PatchParts(NamedTuple):
+    """Whether a team-day's delete can be a patch part: the server knows ``lightweight_delete_mode``
+    (ClickHouse 25.7+) and how many of the two tables keep block numbers and offsets."""
+
+    server: bool
+    tables: int
+
+    @property
+    def ready(self) -> bool:
+        return self.server and self.tables == len(TABLES)
+
+    def delete_settings(self) -> dict:
+        # 'lightweight_update' falls back to the mutation by itself on a table without patch parts
+        return {"lightweight_delete_mode": "lightweight_update"} if self.server else {}
+
+
+def patch_parts(ch: ClickHouse, tag: QueryTag | None = None) -> PatchParts:
+    row = ch.query("web_preagg/patch_parts_status", {}, tag=tag)[0]
+    return PatchParts(bool(row["server"]), int(row["tables"]))
+
+
+def enable_patch_parts(ch: ClickHouse) -> PatchParts:
+    """The opt-in migration of both tables (idempotent); returns the status after it."""
+    ch.run_statements("web_preagg/patch_parts_enable", tag=QueryTag("backfill db patch-parts"))
+    return patch_parts(ch)
 
 
 def insert_template(table: str) -> str:
@@ -130,6 +159,7 @@ def recompute_table(
                     "web_preagg/delete_team_day",
                     {"target": table, "team_id": team_id, "day": day},
                     tag=tag("delete team-day"),
+                    settings=patch_parts(ch, tag("patch parts?")).delete_settings(),
                 )
             ch.query("web_preagg/copy_from_staging", {"target": table, "staging": staging}, tag=tag("copy"))
             copied = team_day_totals(ch, table, team_id, day, tag("count target"))
