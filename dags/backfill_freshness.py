@@ -1,7 +1,7 @@
 """Hourly freshness check of both families: gauges per family, and a loud failure (with an alert)
 when a team's yesterday is not complete by its deadline.
 
-Wiring only; the logic is in plugins/backfill/freshness.py.
+Wiring only; the logic is in plugins/backfill/freshness (tasks.py is the one hop from each task).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import Variable, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from backfill.appdb import AppDB
-from backfill.freshness import run_check
+from backfill.families import COVERED
+from backfill.freshness import tasks
 from backfill.settings import OBSERVABILITY, WEB_PREAGG
 
 # Sent when a check fails: the task's exception is the message naming the teams and days. Point the HTTP
@@ -28,10 +28,6 @@ ALERT = HttpNotifier(
         "run_id": "{{ run_id }}",
     },
 )
-
-
-def _variable_get(name: str) -> str | None:
-    return Variable.get(name, default=None)
 
 
 @dag(
@@ -54,14 +50,11 @@ teams and days, and the HTTP notifier posts that message to the connection
 """,
 )
 def backfill_freshness():
-    for family in ("web_preagg", "duckling"):
+    for family in (f.name for f in COVERED):
 
         @task(task_id=f"check_{family}", on_failure_callback=[ALERT])
         def check(family: str = family) -> dict:
-            # a scheduled run checks as of its own time; a manual trigger without a date, as of now
-            as_of = get_current_context().get("logical_date") or dt.datetime.now(dt.UTC)
-            with AppDB.from_conn_id() as db:
-                return run_check(family, db, _variable_get, as_of)
+            return tasks.run_family_check(get_current_context(), family)
 
         check()
 

@@ -55,20 +55,15 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
     def duckling():
         @task(multiple_outputs=True)
         def detect() -> dict:
-            ctx = get_current_context()
-            return tasks.run_detect(mode, ctx["params"], tasks.run_info(ctx))
+            return tasks.run_detect(get_current_context(), mode)
 
         @task(pool=POOLS.duckling_export, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
         def export(item: dict) -> dict:
-            ctx = get_current_context()
-            ctx["label"] = item["label"]
-            return tasks.run_export(item, ctx["params"], tasks.run_info(ctx))
+            return tasks.run_export(get_current_context(), item)
 
         @task(pool=POOLS.duckling_register, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
         def register(exported: dict) -> dict:
-            ctx = get_current_context()
-            ctx["label"] = exported["label"]
-            return tasks.run_register(exported, ctx["params"], tasks.run_info(ctx))
+            return tasks.run_register(get_current_context(), exported)
 
         @task_group
         def partition(item: dict):
@@ -82,8 +77,7 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
 
         @task(trigger_rule="all_done", retries=0)
         def report(summary: dict, results) -> dict:
-            ctx = get_current_context()
-            return tasks.run_report(summary, results, ctx["params"], tasks.run_info(ctx))
+            return tasks.run_report(get_current_context(), summary, results)
 
         plan = detect()
         report(plan["summary"], partition.expand(item=partitions(plan["items"])))

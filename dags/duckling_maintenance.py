@@ -1,6 +1,6 @@
 """Daily upkeep of every duckling: compaction, snapshot expiry, safe file cleanup (one mapped task each).
 
-Wiring only; the logic is in plugins/backfill/duckling/maintenance.py.
+Wiring only; the logic is in plugins/backfill/upkeep (tasks.py is the one hop from each task).
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import datetime as dt
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from backfill.duckling import maintenance
-from backfill.duckling.run import RunInfo
-from backfill.duckling.tasks import without_retry_if_permanent
 from backfill.settings import DUCKLING, MAINTENANCE, POOLS
+from backfill.upkeep import tasks
+from backfill.upkeep.policy import PARAMS
 
 
 @dag(
@@ -27,7 +26,7 @@ from backfill.settings import DUCKLING, MAINTENANCE, POOLS
         "retries": DUCKLING.task_retries,
         "retry_delay": dt.timedelta(seconds=DUCKLING.task_retry_delay_s),
     },  # fmt: skip
-    params=maintenance.PARAMS.dag_params(),
+    params=PARAMS.dag_params(),
     tags=["duckling", "maintenance"],
     doc_md=f"""### {MAINTENANCE.dag_id}
 Daily upkeep of each duckling (one mapped task per duckling, pool `{POOLS.duckling_maintenance}`):
@@ -44,21 +43,15 @@ The report lists per duckling: files, bytes, snapshots, what was merged, expired
 def duckling_maintenance():
     @task
     def ducklings() -> list[int]:
-        policy = maintenance.Policy.from_params(dict(get_current_context()["params"]))
-        return maintenance.ducklings(policy)
+        return tasks.run_ducklings(get_current_context())
 
     @task(pool=POOLS.duckling_maintenance, map_index_template="{{ label }}")
     def maintain(team_id: int) -> dict:
-        ctx = get_current_context()
-        ctx["label"] = f"team {team_id}"
-        run = RunInfo(ctx["dag"].dag_id, ctx["run_id"], ctx["ti"].try_number, ctx.get("data_interval_start"))
-        policy = maintenance.Policy.from_params(dict(ctx["params"]))
-        # a permanent failure (missing bucket, bad registry row) is not retried; a transient one is
-        return without_retry_if_permanent(lambda: maintenance.maintain_duckling(team_id, policy, run))
+        return tasks.run_maintain(get_current_context(), team_id)
 
     @task(trigger_rule="all_done", retries=0)
     def report(team_ids: list[int], results) -> dict:
-        return maintenance.report(team_ids, [r for r in results or [] if r])
+        return tasks.run_report(get_current_context(), team_ids, results)
 
     teams = ducklings()
     report(teams, maintain.expand(team_id=teams))

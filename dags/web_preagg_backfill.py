@@ -50,17 +50,15 @@ then delete that team's day and copy it in. Other teams' rows are never touched.
 def web_preagg_backfill():
     @task
     def select_teams() -> dict:
-        ctx = get_current_context()
-        return tasks.run_select_teams(dict(ctx["params"]), ctx.get("data_interval_start"))
+        return tasks.run_select_teams(get_current_context())
 
     @task
     def detect(selection: dict) -> dict:
-        ctx = get_current_context()
-        return tasks.run_detect(selection, dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])
+        return tasks.run_detect(get_current_context(), selection)
 
     @task(multiple_outputs=True)
     def plan(selection: dict, detection: dict) -> dict:
-        return tasks.run_plan(selection, detection)
+        return tasks.run_plan(get_current_context(), selection, detection)
 
     @task(
         pool=POOLS.web_preagg,
@@ -70,13 +68,11 @@ def web_preagg_backfill():
         retry_delay=dt.timedelta(seconds=WEB_PREAGG.retry_delay_seconds),
     )
     def backfill_team_day(item: dict) -> dict:
-        ctx = get_current_context()
-        ctx["label"] = tasks.team_day_label(item)
-        return tasks.run_backfill_team_day(item, dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"])
+        return tasks.run_backfill_team_day(get_current_context(), item)
 
     @task(trigger_rule="all_done")
     def report(detection: dict, plan_summary: dict, results) -> dict:
-        return tasks.run_report(detection, plan_summary, list(results or []))
+        return tasks.run_report(get_current_context(), detection, plan_summary, list(results or []))
 
     @task
     def partitions(items: list[dict]) -> list[dict]:
@@ -84,7 +80,7 @@ def web_preagg_backfill():
 
     @task
     def cleanup() -> dict:
-        return tasks.run_cleanup()
+        return tasks.run_cleanup(get_current_context())
 
     selection = select_teams()
     detection = detect(selection)

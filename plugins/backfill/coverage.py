@@ -33,21 +33,16 @@ import sqlalchemy as sa
 
 from backfill.appdb import AppDB
 from backfill.clickhouse import QueryStats
+from backfill.families import COVERED, DUCKLING, UPKEEP
 from backfill.ledger import CLAIMED, DEFERRED, DONE, EXPORTED, FAILED, SKIPPED, Ledger, detail_of, utcnow
-from backfill.settings import DUCKLING, WEB_PREAGG
-from backfill.web_preagg import FAMILY as WEB_PREAGG_FAMILY
-from backfill.web_preagg import KIND as WEB_PREAGG_KIND
 
 DONE_STATE, MISSING, STALE, FAILED_STATE = "done", "missing", "stale", "failed"
 IN_PROGRESS, NO_TRAFFIC, NOT_CHECKED = "in_progress", "no_traffic", "not_checked"
 STATES = (DONE_STATE, MISSING, STALE, FAILED_STATE, IN_PROGRESS, NO_TRAFFIC, NOT_CHECKED)
 
-HISTORY_KIND = "history"  # the duckling ledger's per-team coverage watermark (duckling/detect.py)
+HISTORY_KIND = DUCKLING.kinds[-1]  # the duckling ledger's per-team coverage watermark (duckling/detect.py)
 # family -> (ledger kind whose rows make the cell, the DAG whose read access the page requires)
-FAMILIES = {
-    WEB_PREAGG_FAMILY: (WEB_PREAGG_KIND, WEB_PREAGG.dag_id),
-    DUCKLING.family: ("events", DUCKLING.daily_dag_id),
-}
+FAMILIES = {f.name: (f.kind, f.dag_id) for f in COVERED}
 
 
 @dataclass(frozen=True)
@@ -234,7 +229,7 @@ def grid(
             f"{max_cells:,}: narrow the teams or the window"
         )
     # ducklings: days through a team's coverage watermark are done even after their rows were retired
-    marks = Ledger(db).watermarks(family, HISTORY_KIND, teams) if family == DUCKLING.family and teams else {}
+    marks = Ledger(db).watermarks(family, HISTORY_KIND, teams) if family == DUCKLING.name and teams else {}
     now = utcnow()
     out = Grid(family, start, end, teams)
     for team in teams:
@@ -267,9 +262,8 @@ def grid(
 def upkeep(db: AppDB, team_ids: list[int]) -> list[dict[str, Any]]:
     """Per duckling, from the upkeep's ledger rows (duckling_maintenance): its size after the latest
     upkeep, and when compaction, expiry, cleanup and erasure last did something."""
-    from backfill.settings import MAINTENANCE
 
-    rows = Ledger(db).rows(MAINTENANCE.family, team_ids=team_ids or None, kind=MAINTENANCE.kind, status=DONE)
+    rows = Ledger(db).rows(UPKEEP.name, team_ids=team_ids or None, kind=UPKEEP.kind, status=DONE)
     out: dict[int, dict[str, Any]] = {}
     for r in sorted(rows, key=lambda r: r["updated_at"]):
         d, at = detail_of(r), r["updated_at"].isoformat()

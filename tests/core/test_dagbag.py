@@ -25,7 +25,7 @@ socket.socket.connect = refuse
 socket.create_connection = refuse
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
-from backfill.clickhouse import _EmbeddedSessions
+from backfill.clickhouse.embedded import _EmbeddedSessions
 info = {}
 for dag_id, dag in bag.dags.items():
     info[dag_id] = {

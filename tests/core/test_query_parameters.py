@@ -67,7 +67,7 @@ def test_valid_values_bind_server_side_on_the_real_engine(clickhouse):
 
 def test_the_engine_itself_rejects_text_in_a_typed_parameter(clickhouse):
     """Defence in depth: even bypassing the seam's check, chdb parses the value as Int64 and refuses."""
-    from backfill.clickhouse import _EmbeddedSessions  # the process's one chdb session
+    from backfill.clickhouse.embedded import _EmbeddedSessions  # the process's one chdb session
 
     session = _EmbeddedSessions.get(clickhouse.path, 5)
     with pytest.raises(Exception, match="BAD_QUERY_PARAMETER|cannot be parsed"):

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from backfill import sql as sqlt
 from backfill.duckling import orphans
 from backfill.duckling.credentials import access_for
-from backfill.duckling.export import EVENTS, day_prefix
 from backfill.duckling.lake import open_lake
+from backfill.duckling.layout import EVENTS, day_prefix
 from backfill.duckling.run import RunInfo
 
 CH_UUIDS = sqlt.Template(

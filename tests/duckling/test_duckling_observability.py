@@ -10,7 +10,7 @@ import pytest
 from duckling_helpers import DAYS, ch_day_counts, ch_exec, lake_day_counts
 
 from backfill.coverage import grid
-from backfill.freshness import Objectives, check
+from backfill.freshness.objective import Objectives, check
 from backfill.ledger import detail_of
 from devtools.statsd_sink import StatsdSink
 

@@ -16,11 +16,12 @@ from backfill import sql as sqlt
 from backfill.duckling.credentials import access_for
 from backfill.duckling.export import export_partition
 from backfill.duckling.lake import open_lake
-from backfill.duckling.maintenance import Policy, maintain_duckling
 from backfill.duckling.params import RunParams
 from backfill.duckling.plan import item
 from backfill.duckling.register import register_partition
 from backfill.duckling.run import RunInfo
+from backfill.upkeep.maintain import maintain_duckling
+from backfill.upkeep.policy import Policy
 
 TEAM = 21
 D1, D2, D3 = dt.date(2024, 3, 1), dt.date(2024, 3, 2), dt.date(2024, 3, 3)

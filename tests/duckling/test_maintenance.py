@@ -13,18 +13,14 @@ from duckling_helpers import DAYS, ch_day_counts, lake_day_counts, run_partition
 
 from backfill.duckling.credentials import access_for
 from backfill.duckling.lake import open_lake
-from backfill.duckling.maintenance import (
-    MIN_LEDGER_RETENTION_DAYS,
-    PARAMS,
-    Policy,
-    maintain_duckling,
-    maintain_lake,
-)
 from backfill.duckling.params import RunParams
 from backfill.duckling.referenced import referenced
 from backfill.duckling.registry import Registry
 from backfill.duckling.run import RunInfo
 from backfill.ledger import utcnow
+from backfill.upkeep import lake_upkeep
+from backfill.upkeep.maintain import maintain_duckling, maintain_lake
+from backfill.upkeep.policy import MIN_LEDGER_RETENTION_DAYS, PARAMS, Policy
 from devtools.demo_data import DemoSpec, generate
 
 # expire and clean everything allowed; erasures are tested on their own (the demo data deletes persons
@@ -70,7 +66,7 @@ def test_referenced_set_has_a_path_from_each_source(env, demo_data, make_ducklin
             "DELETE FROM lake.main.events WHERE uuid IN "
             "(SELECT uuid FROM lake.main.events ORDER BY uuid LIMIT (SELECT count(*) // 2 FROM lake.main.events))"
         )
-        lake.expire_snapshots(dt.datetime.now(dt.UTC))
+        lake_upkeep.expire_snapshots(lake, dt.datetime.now(dt.UTC))
         catalog = lake.referenced_files()
     by_source = {}
     for path, source in catalog.items():

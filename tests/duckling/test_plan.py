@@ -10,7 +10,7 @@ from duckling_helpers import DAYS, ch_exec, run_partition
 
 from backfill.duckling import errors
 from backfill.duckling.detect import detect_daily
-from backfill.duckling.export import file_name, object_key
+from backfill.duckling.layout import file_name, object_key
 from backfill.duckling.params import RunParams, parse_params
 from backfill.duckling.plan import days_of_run, pending_days, plan_daily, plan_full
 from backfill.duckling.registry import Duckling

@@ -12,7 +12,7 @@ import pytest
 from e2e_stack import DEMO_START, E2EStack
 
 from backfill import sql as sqlt
-from backfill.duckling.export import EVENTS, day_prefix
+from backfill.duckling.layout import EVENTS, day_prefix
 from backfill.settings import DUCKLING
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.faults]

@@ -19,7 +19,7 @@ import pytest
 from e2e_stack import DEMO_START, E2EStack
 
 from backfill import sql as sqlt
-from backfill.clickhouse import _directory_locked
+from backfill.clickhouse.embedded import directory_locked as _directory_locked
 from backfill.settings import DUCKLING, POOLS, WEB_PREAGG
 from devtools.airflow_env import POOLS_FILE
 from devtools.airflow_rest import ApiError

@@ -10,7 +10,7 @@ from test_dag import CONF, WINDOW, run, xcom
 from wp_helpers import ENABLED, EXPECTED_MISSING, WINDOW_END, python_team_day_pageviews, tq
 
 from backfill.coverage import grid
-from backfill.freshness import Objectives, check
+from backfill.freshness.objective import Objectives, check
 from backfill.ledger import detail_of
 from backfill.web_preagg import FAMILY, KIND, TABLES
 

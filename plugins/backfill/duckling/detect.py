@@ -15,8 +15,8 @@ from typing import Any
 from backfill.clickhouse import QueryTag
 from backfill.coverage import HISTORY_KIND, Observation
 from backfill.duckling.credentials import access_for
-from backfill.duckling.export import EVENTS
 from backfill.duckling.lake import open_lake
+from backfill.duckling.layout import EVENTS
 from backfill.duckling.params import RunParams, parse_params
 from backfill.duckling.plan import days_of_run, not_done_days, plan_daily, plan_full
 from backfill.duckling.run import FAMILY, Env, RunInfo

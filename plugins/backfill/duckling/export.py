@@ -1,10 +1,8 @@
 """ClickHouse -> S3 Parquet for one partition. Rows never pass through the Airflow worker.
 
-Object keys: ``backfill/{dataset}/team_id={T}/year={YYYY}/month={MM}/day={DD}/{file}.parquet`` where
-dataset is ``events``, ``persons``, ``person_distinct_ids`` (daily changes) or ``persons_full`` /
-``person_distinct_ids_full`` (snapshot), and ``{file}`` = sanitized run id + try number + a fresh
-random suffix, new for every in-task retry as well: an export never overwrites a key (ClickHouse refuses
-an existing key, and we never set s3_truncate_on_insert). A day without rows writes no file.
+Object keys: see ``layout.py``; a key is new for every attempt and in-task retry, so an export never
+overwrites one (ClickHouse refuses an existing key, and we never set s3_truncate_on_insert). A day without
+rows writes no file.
 
 The recorded source count is the number of rows the engine reports the INSERT wrote into the file (its
 own statistics: one query per file, no count before or after), so the ledger states exactly what the
@@ -16,14 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from backfill.clickhouse import NO_QUERIES, ClickHouse, QueryStats, QueryTag
 from backfill.duckling.credentials import S3Access, access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient_clickhouse, with_retries
+from backfill.duckling.layout import (
+    EVENTS,
+    PERSONS_FULL,
+    file_name,
+    object_key,
+)
 from backfill.duckling.params import RunParams
 from backfill.duckling.referenced import KEPT_EXPORTS, kept_exports
 from backfill.duckling.registry import Duckling
@@ -33,25 +35,6 @@ from backfill.ledger import EXPORTED
 from backfill.settings import DUCKLING
 
 log = logging.getLogger(__name__)
-
-EVENTS, PERSONS, PERSONS_FULL = "events", "persons", "persons_full"
-KINDS = (EVENTS, PERSONS, PERSONS_FULL)
-
-
-def file_name(run_id: str, try_number: int) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", run_id).strip("_")[:80] or "run"
-    return f"{safe}-try{int(try_number)}-{uuid.uuid4().hex[:8]}"
-
-
-def object_key(dataset: str, team_id: int, day: dt.date, name: str) -> str:
-    return (
-        f"backfill/{dataset}/team_id={int(team_id)}/year={day.year:04d}/month={day.month:02d}/"
-        f"day={day.day:02d}/{name}.parquet"
-    )
-
-
-def day_prefix(dataset: str, team_id: int, day: dt.date) -> str:
-    return object_key(dataset, team_id, day, "x")[: -len("x.parquet")]
 
 
 @dataclass
@@ -150,20 +133,6 @@ class Exporter:
             result.detail["distinct_ids"] = rows
         result.source_count = result.detail["persons"] + result.detail["distinct_ids"]
         return result
-
-
-# the persons staging files (merged row by row into the lake, then deleted): their S3 prefixes
-STAGING_PREFIXES = ("backfill/persons", "backfill/person_distinct_ids")
-STAGING_DATASETS = {
-    PERSONS: ("persons", "person_distinct_ids"),
-    PERSONS_FULL: ("persons_full", "person_distinct_ids_full"),
-}
-
-
-def split_person_files(files: list[str]) -> tuple[list[str], list[str]]:
-    persons = [f for f in files if "/backfill/persons" in f]
-    distinct = [f for f in files if "/backfill/person_distinct_ids" in f]
-    return persons, distinct
 
 
 def export_only_files(env: Env, key) -> list[str]:

@@ -1,5 +1,6 @@
 """DuckDB + DuckLake for one duckling: attach its catalog once per task, create/check tables, register
-a team-day atomically, merge persons, count.
+a team-day atomically, merge persons, count. Upkeep (compaction, erasure, expiry, cleanup) works on an
+attached ``Lake`` from ``backfill/upkeep/lake_upkeep.py``; the ATTACH itself is ``attach.py``.
 
 Remote catalog: ``ATTACH 'ducklake:postgres:dbname=.. host=.. port=.. user=.. password=..' AS lake
 (DATA_PATH 's3://{bucket}/')``. Local (embedded demo): ``ATTACH 'ducklake:{catalog_path}'`` -- a file
@@ -7,19 +8,15 @@ catalog admits one writer process, so the task first takes an exclusive ``fcntl`
 ``{catalog_path}.lock``, waiting (bounded) for the holder.
 
 DuckDB cannot bind parameters in ATTACH / CREATE SECRET; those values come from the validated registry
-row and the AWS connection and are quoted here. Every other statement is a template under
+row and the AWS connection and are quoted (``attach.py``). Every other statement is a template under
 include/sql/duckling/lake with ``$name`` parameters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import fcntl
 import logging
-import os
-import re
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,11 +25,13 @@ from typing import Any
 from backfill import duckdb_conn
 from backfill import sql as sqlt
 from backfill.duckling import schema
+from backfill.duckling.attach import attach_sql, passfile_for, redact
 from backfill.duckling.credentials import S3Access
 from backfill.duckling.errors import DucklingError, SchemaError, describe, is_transient_duckdb, with_retries
-from backfill.duckling.export import EVENTS, day_prefix
+from backfill.duckling.layout import EVENTS, day_prefix
 from backfill.duckling.registry import Duckling
 from backfill.faults import fault_point
+from backfill.locks import file_lock
 from backfill.settings import DUCKLING
 
 log = logging.getLogger(__name__)
@@ -40,69 +39,6 @@ log = logging.getLogger(__name__)
 
 class CatalogBusyError(DucklingError):
     """The local file catalog stayed locked by another process past the timeout."""
-
-
-_HIVE_DAY = re.compile(r"team_id=(\d+)/year=(\d+)/month=(\d+)/day=(\d+)/")
-
-
-def _lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _libpq(value: Any) -> str:
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def attach_sql(duckling: Duckling, passfile: str | None) -> str:
-    """The ATTACH statement. The password is never part of it: libpq reads it from ``passfile`` (see
-    ``_passfile``), so no error message, log line or rendered statement can quote it."""
-    data_path = f"s3://{duckling.bucket}/"
-    if duckling.is_local:
-        target = f"ducklake:{duckling.catalog_path}"
-    else:
-        parts = {
-            "dbname": duckling.db_database,
-            "host": duckling.db_host,
-            "port": duckling.db_port,
-            "user": duckling.db_username,
-        }
-        if passfile:
-            parts["passfile"] = passfile
-        target = "ducklake:postgres:" + " ".join(f"{k}={_libpq(v)}" for k, v in parts.items())
-    # no data inlining: every row lives in a Parquet file and every delete in a delete file or a whole
-    # file leaving the snapshot. Inlined (DuckLake's default below 10 rows), a day rewritten by an
-    # erasure kept its old file live behind inlined deletions, personal data and all.
-    return f"ATTACH {_lit(target)} AS lake (DATA_PATH {_lit(data_path)}, DATA_INLINING_ROW_LIMIT 0)"
-
-
-@contextmanager
-def _passfile(password: str | None) -> Iterator[str | None]:
-    """A private pgpass file (mode 0600) holding only this catalog's password, for the attach's lifetime
-    (DuckDB opens catalog connections lazily): the password stays out of every DSN string."""
-    if not password:
-        yield None
-        return
-    fd, path = tempfile.mkstemp(prefix="duckling-", suffix=".pgpass")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("*:*:*:*:" + password.replace("\\", "\\\\").replace(":", "\\:") + "\n")
-        yield path
-    finally:
-        os.unlink(path)
-
-
-_PASSWORD_IN_DSN = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)
-
-
-def redact(text: str, password: str | None) -> str:
-    """``text`` without the password in any form an error may quote it: raw, libpq-escaped, SQL-escaped,
-    and any ``password=...`` of a DSN (belt and braces: the DSN carries no password any more)."""
-    text = _PASSWORD_IN_DSN.sub(r"\1***", text)
-    if password:
-        forms = {password, _libpq(password)[1:-1], password.replace("'", "''"), _lit(_libpq(password))[1:-1]}
-        for form in sorted(forms, key=len, reverse=True):
-            text = text.replace(form, "***")
-    return text
 
 
 def day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -118,34 +54,6 @@ def qs(name: str) -> list[str]:
     return [t.text for t in sqlt.statements(f"duckling/lake/{name}")]
 
 
-@contextmanager
-def _file_lock(path: str, timeout_s: float) -> Iterator[None]:
-    lock_path = path + ".lock"
-    os.makedirs(os.path.dirname(lock_path) or ".", exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise CatalogBusyError(
-                        None,
-                        None,
-                        f"local DuckLake catalog {path} is held by another "
-                        f"process; gave up after {timeout_s:.0f}s",
-                    ) from None
-                time.sleep(DUCKLING.local_catalog_lock_poll_s)
-        yield
-    finally:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-
 @dataclass
 class Lake:
     con: Any  # duckdb.DuckDBPyConnection
@@ -155,12 +63,12 @@ class Lake:
     def team_id(self) -> int:
         return self.duckling.team_id
 
-    def _fetch(self, sql: str, params: dict | None = None) -> list[dict]:
+    def fetch(self, sql: str, params: dict | None = None) -> list[dict]:
         cur = self.con.execute(sql, params or {})
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def _txn(self, body: Callable[[], Any], what: str, fence: Callable[[], Any] | None = None) -> Any:
+    def transaction(self, body: Callable[[], Any], what: str, fence: Callable[[], Any] | None = None) -> Any:
         """Run ``body`` in one DuckLake transaction; retry the whole of it on transient faults. ``fence``:
         a context manager factory the COMMIT runs inside (the ledger's ``fenced``: no commit without a
         live claim)."""
@@ -187,7 +95,7 @@ class Lake:
 
     # --- tables -------------------------------------------------------------------------------
     def columns(self, table: str) -> dict[str, str]:
-        return {r["column_name"]: r["data_type"] for r in self._fetch(q("table_columns"), {"table": table})}
+        return {r["column_name"]: r["data_type"] for r in self.fetch(q("table_columns"), {"table": table})}
 
     def ensure_tables(self, kind: str, *, create_if_missing: bool, validate: bool, day: Any = None) -> None:
         """Create the kind's tables if missing (concurrent creators both succeed), then check columns."""
@@ -207,7 +115,7 @@ class Lake:
                     if table.partition_sql():
                         self.con.execute(table.partition_sql())
 
-                self._txn(create, f"team {self.team_id} create lake table {table.name}")
+                self.transaction(create, f"team {self.team_id} create lake table {table.name}")
             if validate:
                 problems = schema.check_columns(table, self.columns(table.name))
                 if problems:
@@ -222,20 +130,20 @@ class Lake:
             for table in schema.TABLES.values():
                 self.con.execute(f"DROP TABLE IF EXISTS lake.main.{table.name}")
 
-        self._txn(drop, f"team {self.team_id} drop lake tables")
+        self.transaction(drop, f"team {self.team_id} drop lake tables")
 
     # --- events -------------------------------------------------------------------------------
     def referenced_files(self, basename: str = "") -> dict[str, str]:
         """Every file the catalog references, full path -> where (data | delete | scheduled): the files of
         any snapshot, and those scheduled for deletion until a cleanup removes them. With ``basename``,
         only the paths ending with that file name. Part of the one referenced set (``referenced.py``)."""
-        return {r["path"]: r["source"] for r in self._fetch(q("referenced_files"), {"basename": basename})}
+        return {r["path"]: r["source"] for r in self.fetch(q("referenced_files"), {"basename": basename})}
 
     def live_event_files(self, day: dt.date) -> set[str]:
         """The events files of this team-day in the current snapshot, as absolute URLs."""
         prefix = f"s3://{self.duckling.bucket}/{day_prefix(EVENTS, self.team_id, day)}"
         return {
-            r["data_file"] for r in self._fetch(q("live_event_files")) if r["data_file"].startswith(prefix)
+            r["data_file"] for r in self.fetch(q("live_event_files")) if r["data_file"].startswith(prefix)
         }
 
     def _already_registered(self, path: str) -> list[str]:
@@ -296,105 +204,14 @@ class Lake:
             if before_commit:
                 before_commit()
 
-        self._txn(body, f"team {self.team_id} day {day} register events", fence)
+        self.transaction(body, f"team {self.team_id} day {day} register events", fence)
 
-    # --- upkeep (maintenance.py) --------------------------------------------------------------
     def stats(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self._fetch(q("lake_stats"))[0].items()}
-
-    def merge_adjacent_files(self, table: str) -> int:
-        """DuckLake's compaction of one table (within each partition); returns the files it merged. Not
-        for events: its files are registered in place under our own hive paths, which DuckLake 1.5.5's
-        compactor refuses (an internal error), so events days are rewritten by ``compact_events``."""
-        rows = self._fetch(
-            "CALL ducklake_merge_adjacent_files('lake', $table, schema => 'main')", {"table": table}
-        )
-        return sum(int(r.get("files_processed", 0) or 0) for r in rows)
-
-    def events_days_with_several_files(self) -> list[tuple[dt.date, int]]:
-        """(day, files) of this team's events partitions holding more than one live file."""
-        per_day: dict[dt.date, int] = {}
-        for r in self._fetch(q("live_events_file_paths")):
-            m = _HIVE_DAY.search(r["path"])
-            if m and int(m.group(1)) == self.team_id:
-                day = dt.date(int(m.group(2)), int(m.group(3)), int(m.group(4)))
-                per_day[day] = per_day.get(day, 0) + 1
-        return sorted((day, n) for day, n in per_day.items() if n > 1)
-
-    def _erased_keys(self, keys: list[tuple[str, str, int, str]]) -> None:
-        """The temp table the rewrites filter on (kind 'person' | 'distinct_id' | 'kept_id', key,
-        version, the erased person it belongs to); empty = keep all."""
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE erased_keys (kind VARCHAR, key VARCHAR, version BIGINT, person VARCHAR)"
-        )
-        if keys:
-            self.con.executemany("INSERT INTO erased_keys VALUES (?, ?, ?, ?)", keys)
-
-    def _rewrite_events_day(self, day: dt.date) -> None:
-        start, end = day_window(day)
-        params = {"team_id": self.team_id, "day_start": start, "day_end": end}
-        for stmt in qs("rewrite_events_day"):
-            self.con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
-
-    def compact_events_day(self, day: dt.date) -> None:
-        """Rewrite one team-day as one file, in one transaction; its rows (and their count) unchanged."""
-        self._erased_keys([])
-        self._txn(lambda: self._rewrite_events_day(day), f"team {self.team_id} day {day} compact events")
-
-    def erase(self, keys: list[tuple[str, str, int, str]]) -> tuple[int, list[dt.date]]:
-        """Forget erased persons in every lake table, in ONE transaction that rewrites each events day
-        holding their rows and each persons table without them: the files that held them leave the
-        snapshot whole, and no live file keeps a row of theirs. ``keys``: (kind, key, version, person)
-        with kind 'person' (erased person ids), 'distinct_id' (the ids that resolve to them now) and
-        'kept_id' (ids a merge moved away from them: their current person's, never erased). Their
-        plain-text tombstones are replaced by SHA-256 digests that keep later merges and registrations
-        from writing them back. Returns (persons the lake still held something of, events days
-        rewritten); (0, []) when the erasure is already complete (a rescan: nothing is written). The
-        old files stay referenced by older snapshots until ``expire_snapshots`` + ``cleanup_old_files``
-        (maintenance does both right after)."""
-        if not any(kind != "kept_id" for kind, *_ in keys):
-            return 0, []
-        self.ensure_tables("persons", create_if_missing=True, validate=False)
-        self._erased_keys(keys)
-        params = {"team_id": self.team_id}
-        pending = {r["person"] for r in self._fetch(q("erasure_pending_persons"), params)}
-        days = []
-        if self.columns("events"):
-            pending |= {r["person"] for r in self._fetch(q("erasure_pending_events"), params)}
-            days = [r["day"] for r in self._fetch(q("erased_events_days"), params)] if pending else []
-        if pending:
-
-            def body():
-                for day in days:
-                    self._rewrite_events_day(day)
-                for table in ("persons", "person_distinct_ids", "person_deletions"):
-                    for stmt in qs(f"rewrite_{table}"):
-                        self.con.execute(stmt, params if "$team_id" in stmt else {})
-
-            self._txn(body, f"team {self.team_id} erase {len(pending)} person(s)")
-        self.con.execute("DROP TABLE erased_keys")
-        return len(pending), days
-
-    def expire_snapshots(self, older_than: dt.datetime, *, dry_run: bool = False) -> list[int]:
-        """Expire the snapshots older than ``older_than`` (the current snapshot is never expired)."""
-        rows = self._fetch(
-            "CALL ducklake_expire_snapshots('lake', dry_run => $dry_run, older_than => $older_than)",
-            {"dry_run": dry_run, "older_than": older_than},
-        )
-        return [int(r["snapshot_id"]) for r in rows]
-
-    def cleanup_old_files(self, older_than: dt.datetime, *, dry_run: bool) -> list[str]:
-        """Delete (or list) the files scheduled for deletion before ``older_than``: files no snapshot
-        references any more."""
-        rows = self._fetch(
-            "CALL ducklake_cleanup_old_files('lake', dry_run => $dry_run, older_than => $older_than)",
-            {"dry_run": dry_run, "older_than": older_than},
-        )
-        return [r["path"] for r in rows]
+        return {k: int(v) for k, v in self.fetch(q("lake_stats"))[0].items()}
 
     def events_day_count(self, day: dt.date) -> tuple[int, int]:
         start, end = day_window(day)
-        r = self._fetch(q("count_events_day"), {"team_id": self.team_id, "day_start": start, "day_end": end})[
+        r = self.fetch(q("count_events_day"), {"team_id": self.team_id, "day_start": start, "day_end": end})[
             0
         ]
         return int(r["n"]), int(r["uuids"])
@@ -431,19 +248,19 @@ class Lake:
             if before_commit:
                 before_commit()
 
-        self._txn(body, f"team {self.team_id} day {day} merge persons", fence)
-        applied = int(self._fetch(q("applied_persons"), {"team_id": self.team_id})[0]["applied"])
+        self.transaction(body, f"team {self.team_id} day {day} merge persons", fence)
+        applied = int(self.fetch(q("applied_persons"), {"team_id": self.team_id})[0]["applied"])
         return staged, applied
 
     def persons(self) -> list[dict]:
-        return self._fetch(
+        return self.fetch(
             "SELECT CAST(id AS VARCHAR) AS id, version, properties FROM lake.main.persons "
             "WHERE team_id = $t ORDER BY id",
             {"t": self.team_id},
         )
 
     def distinct_ids(self) -> list[dict]:
-        return self._fetch(
+        return self.fetch(
             "SELECT distinct_id, CAST(person_id AS VARCHAR) AS person_id, version "
             "FROM lake.main.person_distinct_ids WHERE team_id = $t ORDER BY distinct_id",
             {"t": self.team_id},
@@ -454,9 +271,19 @@ class Lake:
 def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | None = None) -> Iterator[Lake]:
     """Attach the duckling's catalog (one attach per task); hold the file lock for a local catalog."""
     lock = (
-        _file_lock(duckling.catalog_path, lock_timeout_s or DUCKLING.local_catalog_lock_timeout_s)
+        file_lock(
+            duckling.catalog_path + ".lock",
+            lock_timeout_s or DUCKLING.local_catalog_lock_timeout_s,
+            DUCKLING.local_catalog_lock_poll_s,
+            busy=lambda waited: CatalogBusyError(
+                None,
+                None,
+                f"local DuckLake catalog {duckling.catalog_path} is held by another process; "
+                f"gave up after {waited:.0f}s",
+            ),
+        )
         if duckling.is_local
-        else _nullcontext()
+        else contextlib.nullcontext()
     )
     try:
         with lock:
@@ -465,7 +292,7 @@ def open_lake(duckling: Duckling, access: S3Access, *, lock_timeout_s: float | N
             with duckdb_conn.session(extensions, cleanup=_leave_nothing_behind) as con:
                 con.execute(access.duckdb_secret_sql(duckling.bucket, SECRET))
                 password = None if duckling.is_local else duckling.password()
-                with _passfile(password) as passfile:
+                with passfile_for(password) as passfile:
                     sql = attach_sql(duckling, passfile)
                     try:
                         with_retries(
@@ -497,6 +324,4 @@ def _leave_nothing_behind(con: Any) -> None:
     con.execute(f"DROP SECRET IF EXISTS {SECRET}")
 
 
-@contextmanager
-def _nullcontext() -> Iterator[None]:
-    yield
+__all__ = ["CatalogBusyError", "Lake", "attach_sql", "open_lake", "redact"]

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import describe
-from backfill.duckling.export import EVENTS, day_prefix
 from backfill.duckling.lake import open_lake
+from backfill.duckling.layout import EVENTS, day_prefix
 from backfill.duckling.referenced import live, referenced
 from backfill.duckling.run import FAMILY, Env, RunInfo
 from backfill.ledger import utcnow

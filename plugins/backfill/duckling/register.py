@@ -13,8 +13,8 @@ from typing import Any
 from backfill.duckling import orphans
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import DucklingError
-from backfill.duckling.export import EVENTS, PERSONS_FULL, split_person_files
 from backfill.duckling.lake import Lake, open_lake
+from backfill.duckling.layout import EVENTS, PERSONS_FULL, split_person_files
 from backfill.duckling.params import RunParams
 from backfill.duckling.referenced import KEPT_EXPORTS
 from backfill.duckling.run import FAMILY, Env, RunInfo, failure_recorded, partition_key

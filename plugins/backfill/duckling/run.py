@@ -1,48 +1,33 @@
-"""What every duckling task body gets: the connections (``Env``), the run's coordinates (``RunInfo``),
-and one rule for failures: record them on the partition's ledger row and raise a ``DucklingError``
-that names the team, the day and the cause."""
+"""What every duckling task body gets: the shared ``Env`` with the duckling's stores, the run's
+coordinates (``backfill.run.RunInfo``), and failures recorded on the partition's ledger row and raised
+as a ``DucklingError`` that names the team, the day and the cause."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from backfill.appdb import AppDB
-from backfill.clickhouse import ClickHouse
-from backfill.coverage import CoverageStore
+from backfill import run as core
 from backfill.duckling.errors import DucklingError, describe, is_transient
 from backfill.duckling.registry import Registry
 from backfill.duckling.state import TeamState
-from backfill.ledger import ClaimLost, Ledger, PartitionKey
+from backfill.families import DUCKLING as _FAMILY
+from backfill.ledger import PartitionKey
+from backfill.run import RunInfo
 from backfill.settings import CONNECTIONS, DUCKLING
 
-log = logging.getLogger(__name__)
-FAMILY = DUCKLING.family
+__all__ = ["FAMILY", "Env", "RunInfo", "as_partition_error", "failure_recorded", "partition_key"]
+FAMILY = _FAMILY.name
 
 
 @dataclass
-class Env:
-    ch: ClickHouse
-    db: AppDB
+class Env(core.Env):
     aws_conn_id: str = CONNECTIONS.aws
     clickhouse_s3_auth: str = field(default_factory=lambda: DUCKLING.clickhouse_s3_auth)
-
-    @classmethod
-    def from_connections(cls) -> Env:
-        return cls(ClickHouse.from_conn_id(CONNECTIONS.clickhouse), AppDB.from_conn_id(CONNECTIONS.app_db))
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        return Ledger(self.db)
-
-    @cached_property
-    def coverage(self) -> CoverageStore:
-        return CoverageStore(self.db)
 
     @cached_property
     def registry(self) -> Registry:
@@ -51,18 +36,6 @@ class Env:
     @cached_property
     def state(self) -> TeamState:
         return TeamState(self.db)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    dag_id: str
-    run_id: str
-    try_number: int = 1
-    data_interval_start: dt.datetime | None = None
-
-    @property
-    def owner(self) -> str:
-        return f"{self.dag_id}:{self.run_id}"
 
 
 def partition_key(item: dict[str, Any]) -> PartitionKey:
@@ -80,14 +53,5 @@ def as_partition_error(exc: BaseException, key: PartitionKey) -> DucklingError:
 
 @contextmanager
 def failure_recorded(env: Env, key: PartitionKey, run: RunInfo) -> Iterator[None]:
-    """Any failure inside: recorded on the partition's ledger row (if this run holds it), then raised as
-    a DucklingError naming the partition."""
-    try:
+    with core.failure_recorded(env.ledger, key, run.owner, lambda exc: as_partition_error(exc, key)):
         yield
-    except Exception as exc:
-        err = as_partition_error(exc, key)
-        try:
-            env.ledger.fail(key, run.owner, str(err))
-        except ClaimLost:
-            log.warning("could not record the failure of %s: claim lost", key)
-        raise err from None

@@ -1,6 +1,6 @@
-"""The task bodies of both duckling DAGs, as thin adapters from Airflow's context to the package:
-detect (``detect.py``) -> export (``export.py``, mapped) -> register (``register.py``, mapped) -> report
-(``report.py``). Each takes and returns small JSON values; connections are opened per task.
+"""The task bodies of both duckling DAGs: the only code that reads the Airflow context. Each parses the
+params once and hands typed objects to the step modules: detect (``detect.py``) -> export
+(``export.py``, mapped) -> register (``register.py``, mapped) -> report (``report.py``).
 
 Exactly once, per (team, day, kind): export claims the partition in the ledger (expiring lease, owner =
 dag_id:run_id) and writes a NEW file; register renews the same claim and, in one DuckLake transaction,
@@ -11,60 +11,42 @@ that expires.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from backfill.duckling.detect import detect_daily, detect_full
-from backfill.duckling.errors import DucklingError
 from backfill.duckling.export import export_partition
-from backfill.duckling.params import parse_params
+from backfill.duckling.params import RunParams, parse_params
 from backfill.duckling.register import register_partition
 from backfill.duckling.report import report
-from backfill.duckling.run import RunInfo
+from backfill.run import RunInfo, without_retry_if_permanent
 
 DETECT = {"daily": detect_daily, "full": detect_full}
-T = TypeVar("T")
 
 
-def without_retry_if_permanent(body: Callable[[], T]) -> T:
-    """A permanent failure (missing bucket, bad registry row, schema mismatch...) ends the task
-    instance without Airflow's retries; a transient one is raised as is, and Airflow retries it."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    try:
-        return body()
-    except DucklingError as err:
-        if err.transient:
-            raise
-        raise AirflowFailException(f"{err} (permanent: not retried)") from None
+def _params(ctx: Mapping[str, Any]) -> RunParams:
+    return parse_params(dict(ctx["params"]))
 
 
-def run_info(ctx: Mapping[str, Any]) -> RunInfo:
-    return RunInfo(
-        dag_id=ctx["dag"].dag_id,
-        run_id=ctx["run_id"],
-        try_number=ctx["ti"].try_number,
-        data_interval_start=ctx.get("data_interval_start"),
-    )
-
-
-def run_detect(mode: str, params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
+def run_detect(ctx: Mapping[str, Any], mode: str) -> dict[str, Any]:
     """``{"items": [...], "summary": {...}}`` for the DAG of ``mode`` (daily | full)."""
-    return DETECT[mode](dict(params), run)
+    return DETECT[mode](_params(ctx), RunInfo.from_context(ctx))
 
 
-def run_export(item: dict[str, Any], params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
-    return without_retry_if_permanent(lambda: export_partition(item, parse_params(dict(params)), run))
+def run_export(ctx: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    ctx["label"] = item["label"]
+    options, run = _params(ctx), RunInfo.from_context(ctx)
+    return without_retry_if_permanent(lambda: export_partition(item, options, run))
 
 
-def run_register(exported: dict[str, Any], params: Mapping[str, Any], run: RunInfo) -> dict[str, Any]:
-    return without_retry_if_permanent(lambda: register_partition(exported, parse_params(dict(params)), run))
+def run_register(ctx: dict[str, Any], exported: dict[str, Any]) -> dict[str, Any]:
+    ctx["label"] = exported["label"]
+    options, run = _params(ctx), RunInfo.from_context(ctx)
+    return without_retry_if_permanent(lambda: register_partition(exported, options, run))
 
 
-def run_report(
-    summary: dict[str, Any], results: Any, params: Mapping[str, Any], run: RunInfo
-) -> dict[str, Any]:
+def run_report(ctx: Mapping[str, Any], summary: dict[str, Any], results: Any) -> dict[str, Any]:
     """``results``: what the partitions' last tasks returned (a failed partition returns nothing).
     Airflow hands over a mapped group's output as a lazy sequence, or a single value for one instance."""
     returned = [results] if isinstance(results, dict) else [r for r in results or [] if r]
-    return report(summary, parse_params(dict(params)), run, results=returned)
+    return report(summary, _params(ctx), RunInfo.from_context(ctx), results=returned)

@@ -4,8 +4,10 @@ Modules, in task order: params (validation, window), select_teams, detect, plan,
 cleanup; tasks.py holds the thin adapters the DAG file wires together.
 """
 
-FAMILY = "web_preagg"
-KIND = "team_day"
+from backfill.families import WEB_PREAGG as _FAMILY
+
+FAMILY = _FAMILY.name
+KIND = _FAMILY.kind
 STATS = "web_pre_aggregated_stats"
 BOUNCES = "web_pre_aggregated_bounces"
 TABLES = (STATS, BOUNCES)

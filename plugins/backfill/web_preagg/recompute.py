@@ -27,7 +27,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from backfill.clickhouse import ClickHouse, QueryTag
-from backfill.ledger import ClaimLost, Ledger, PartitionKey
+from backfill.ledger import Ledger, PartitionKey
+from backfill.run import failure_recorded
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND, SHORT, TABLES
 from backfill.web_preagg.detect import ingested_by, read_settings
@@ -209,32 +210,28 @@ def recompute_team_day(
 
     started = time.monotonic()
     as_of = ingested_by()  # the inserts and the verification read the same events, ingestion going on
-    with ch.metered() as cost, ledger.heartbeat(key, owner, lease_seconds):  # cost: kept on its ledger row
-        try:
-            per_table = {}
-            for table in tables:
-                per_table[SHORT[table]] = recompute_table(
-                    ch, table, team_id, day, dag_id, renew, as_of, fence, dedupe_events
+    with (
+        ch.metered() as cost,  # cost: kept on its ledger row
+        ledger.heartbeat(key, owner, lease_seconds),
+        failure_recorded(
+            ledger, key, owner, detail=lambda: {"reason": reason, "clickhouse": cost.stats.to_dict()}
+        ),
+    ):
+        per_table = {}
+        for table in tables:
+            per_table[SHORT[table]] = recompute_table(
+                ch, table, team_id, day, dag_id, renew, as_of, fence, dedupe_events
+            )
+        # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
+        # pageviews ARE the source's counted events, and every other table must hold the same total.
+        source = per_table[SHORT[tables[0]]]["pageviews"]
+        for table in tables:
+            got = per_table[SHORT[table]]["pageviews"]
+            if got != source:
+                raise VerificationError(
+                    f"team {team_id} day {day} {table}: {got} pageviews after recompute, "
+                    f"{SHORT[tables[0]]} has {source}"
                 )
-            # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
-            # pageviews ARE the source's counted events, and every other table must hold the same total.
-            source = per_table[SHORT[tables[0]]]["pageviews"]
-            for table in tables:
-                got = per_table[SHORT[table]]["pageviews"]
-                if got != source:
-                    raise VerificationError(
-                        f"team {team_id} day {day} {table}: {got} pageviews after recompute, "
-                        f"{SHORT[tables[0]]} has {source}"
-                    )
-        except ClaimLost:
-            raise
-        except BaseException as exc:
-            try:
-                detail = {"reason": reason, "clickhouse": cost.stats.to_dict()}
-                ledger.fail(key, owner, f"{type(exc).__name__}: {exc}", detail=detail)
-            except Exception as ledger_exc:
-                log.warning("could not record failure of team %s day %s: %s", team_id, day, ledger_exc)
-            raise
     detail = {
         "tables": per_table,
         "reason": reason,

@@ -1,25 +1,23 @@
-"""The DAG's task bodies: thin adapters from Airflow's context to the package's functions.
-
-Each takes and returns small JSON values (team ids, ISO days, counts). Connections are opened here, per
-task, from the Airflow connections in settings.CONNECTIONS.
+"""The task bodies of web_preagg_backfill: the only code that reads the Airflow context. Each parses the
+params once and hands typed objects to the step modules: select_teams -> detect -> plan ->
+backfill_team_day (``recompute.py``, mapped) -> report, and cleanup. XCom carries small JSON values (team
+ids, ISO days, counts); connections are opened per task (``backfill.run.Env``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from backfill import metrics
-from backfill.appdb import AppDB
-from backfill.clickhouse import ClickHouse
-from backfill.coverage import CoverageStore
-from backfill.ledger import Ledger
+from backfill.run import Env, RunInfo, variable_get
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND
 from backfill.web_preagg.cleanup import cleanup_ledger, drop_orphan_staging
 from backfill.web_preagg.detect import TeamDay, detect
-from backfill.web_preagg.params import Window, parse_params, resolve_window
+from backfill.web_preagg.params import RunParams, Window, parse_params, resolve_window
 from backfill.web_preagg.plan import make_plan
 from backfill.web_preagg.recompute import recompute_team_day
 from backfill.web_preagg.report import build_report, format_report
@@ -28,24 +26,22 @@ from backfill.web_preagg.select_teams import select_teams
 log = logging.getLogger(__name__)
 
 
-def _variable_get(name: str) -> str | None:
-    from airflow.sdk import Variable
-
-    return Variable.get(name, default=None)
+def _params(ctx: Mapping[str, Any]) -> RunParams:
+    return parse_params(dict(ctx["params"]))
 
 
-def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | None) -> dict:
+def run_select_teams(ctx: Mapping[str, Any]) -> dict:
     """Validate the params, resolve the window, choose the teams. Fails before anything is written."""
-    rp = parse_params(params)
-    window = resolve_window(rp, data_interval_start)
-    with AppDB.from_conn_id() as appdb:
-        ch = ClickHouse.from_conn_id() if rp.include_top_teams else None
+    rp = _params(ctx)
+    window = resolve_window(rp, ctx.get("data_interval_start"))
+    env = Env.from_connections()
+    with env.db:
         selection = select_teams(
             rp,
             window,
-            enabled_team_ids=appdb.web_analytics_enabled_team_ids,
-            ch=ch,
-            variable_get=_variable_get,
+            enabled_team_ids=env.db.web_analytics_enabled_team_ids,
+            ch=env.ch if rp.include_top_teams else None,
+            variable_get=variable_get,
         )
     log.info(
         "window %s..%s (%d days), %d teams: %s",
@@ -55,23 +51,19 @@ def run_select_teams(params: dict[str, Any], data_interval_start: dt.datetime | 
         len(selection.team_ids),
         selection.team_ids[:50],
     )
-    return {"params": rp.to_dict(), "window": window.to_dict(), **selection.to_dict()}
+    return {"window": window.to_dict(), **selection.to_dict()}
 
 
-def run_detect(selection: dict, *, dag_id: str, run_id: str) -> dict:
+def run_detect(ctx: Mapping[str, Any], selection: dict) -> dict:
     """Detect, and record what was seen per team-day for the coverage page and the freshness check."""
-    rp = parse_params(selection["params"])
+    rp, run = _params(ctx), RunInfo.from_context(ctx)
     window = Window.from_dict(selection["window"])
-    with AppDB.from_conn_id() as appdb:
+    env = Env.from_connections()
+    with env.db:
         d = detect(
-            ClickHouse.from_conn_id(),
-            Ledger(appdb),
-            selection["team_ids"],
-            window,
-            rp.tables,
-            dedupe_events=rp.dedupe_events,
+            env.ch, env.ledger, selection["team_ids"], window, rp.tables, dedupe_events=rp.dedupe_events
         )
-        CoverageStore(appdb).record(FAMILY, d.observations(), dag_id=dag_id, run_id=run_id)
+        env.coverage.record(FAMILY, d.observations(), dag_id=run.dag_id, run_id=run.run_id)
     log.info(
         "%d team-days missing (%d partitions), %d stale, %d complete",
         len(d.missing),
@@ -82,9 +74,9 @@ def run_detect(selection: dict, *, dag_id: str, run_id: str) -> dict:
     return d.to_dict(with_present=rp.force)
 
 
-def run_plan(selection: dict, detection: dict) -> dict:
+def run_plan(ctx: Mapping[str, Any], selection: dict, detection: dict) -> dict:
     """``{"items": [...], "summary": {...}}``: the mapped team-days, and the plan for the report."""
-    rp = parse_params(selection["params"])
+    rp = _params(ctx)
     plan = make_plan(
         [TeamDay.from_dict(m) for m in detection["missing"]],
         [TeamDay.from_dict(s) for s in detection["stale"]],
@@ -101,42 +93,42 @@ def run_plan(selection: dict, detection: dict) -> dict:
     )
     for warning in plan.warnings:
         log.warning(warning)
-    items = [{**item, "dedupe_events": rp.dedupe_events} for item in plan.items()]
-    return {"items": items, "summary": plan.to_dict()}
+    return {"items": plan.items(), "summary": plan.to_dict()}
 
 
 def team_day_label(item: dict) -> str:
     return f"team {item['team_id']} · {item['day']}"
 
 
-def run_backfill_team_day(item: dict, *, dag_id: str, run_id: str) -> dict:
-    team_id, day = int(item["team_id"]), dt.date.fromisoformat(item["day"])
-    with AppDB.from_conn_id() as appdb:
+def run_backfill_team_day(ctx: dict[str, Any], item: dict) -> dict:
+    ctx["label"] = team_day_label(item)
+    rp, run = _params(ctx), RunInfo.from_context(ctx)
+    env = Env.from_connections()
+    with env.db:
         return recompute_team_day(
-            ClickHouse.from_conn_id(),
-            Ledger(appdb),
-            team_id,
-            day,
+            env.ch,
+            env.ledger,
+            int(item["team_id"]),
+            dt.date.fromisoformat(item["day"]),
             item["tables"],
-            owner=f"{dag_id}/{run_id}",
-            dag_id=dag_id,
+            owner=run.owner,
+            dag_id=run.dag_id,
             lease_seconds=WEB_PREAGG.lease_seconds,
             reason=item.get("reason", ""),
-            dedupe_events=bool(item.get("dedupe_events", WEB_PREAGG.dedupe_events)),
+            dedupe_events=rp.dedupe_events,
         )
 
 
-def run_report(detection: dict, plan: dict, results: list[dict] | None) -> dict:
+def run_report(ctx: Mapping[str, Any], detection: dict, plan: dict, results: list[dict] | None) -> dict:
     """The run's summary per table; fails the run (after logging it) if a team-day failed."""
     results = [r for r in (results or []) if r]
     ledger_rows = {}
     if plan["planned"] and not plan.get("dry_run"):
-        with AppDB.from_conn_id() as appdb:
+        env = Env.from_connections()
+        with env.db:
             window = Window.from_dict(plan["window"])
             teams = sorted({int(i["team_id"]) for i in plan["planned"]})
-            for r in Ledger(appdb).rows(
-                FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND
-            ):
+            for r in env.ledger.rows(FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND):
                 ledger_rows[(int(r["team_id"]), r["day"].isoformat())] = r
     report = build_report(detection, plan, results, ledger_rows)
     log.info("report:\n%s", format_report(report))
@@ -154,8 +146,9 @@ def run_report(detection: dict, plan: dict, results: list[dict] | None) -> dict:
     return report
 
 
-def run_cleanup() -> dict:
-    with AppDB.from_conn_id() as appdb:
-        out = cleanup_ledger(Ledger(appdb))
-    out["staging_tables_dropped"] = drop_orphan_staging(ClickHouse.from_conn_id())
+def run_cleanup(ctx: Mapping[str, Any]) -> dict:
+    env = Env.from_connections()
+    with env.db:
+        out = cleanup_ledger(env.ledger)
+    out["staging_tables_dropped"] = drop_orphan_staging(env.ch)
     return out

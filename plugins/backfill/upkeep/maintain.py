@@ -1,19 +1,7 @@
-"""Upkeep of one duckling (the ``duckling_maintenance`` DAG): compaction, snapshot expiry, file cleanup.
+"""One duckling's upkeep under a ledger claim, and the run's report.
 
-Safe by construction (PostHog PR #46931 deleted referenced files):
-  * files are deleted only by DuckLake's own ``ducklake_cleanup_old_files``, which deletes only files
-    that left every snapshot (scheduled for deletion) — never this package's orphan logic, and never
-    ``ducklake_delete_orphaned_files`` (it would delete in-flight and export-only files under DATA_PATH);
-  * only files scheduled for deletion more than ``cleanup_margin_hours`` ago: a reader on an older
-    snapshot or a registration in flight keeps its files;
-  * a dry run first: if any candidate is a file the ledger still protects (``referenced.py``), nothing is
-    deleted this run and the report says why;
-  * snapshots younger than ``keep_snapshot_days`` are kept (time travel).
-Compaction: the persons tables (written by DuckLake in small merges) through
-``ducklake_merge_adjacent_files``, within each partition; the events table holds one file per team-day
-unless append mode (or a registration next to an earlier rewrite) left several, and only such days are
-rewritten as one file (found from the catalog's partition values; DuckLake's compactor refuses the
-externally registered hive paths).
+Safe by construction: see ``backfill.upkeep`` (files are deleted only by DuckLake's own cleanup, after a
+margin, never while the ledger still names them).
 """
 
 from __future__ import annotations
@@ -27,87 +15,18 @@ from backfill import params as p
 from backfill.duckling import schema
 from backfill.duckling.credentials import access_for
 from backfill.duckling.errors import DucklingError, describe, is_transient, is_transient_duckdb, with_retries
-from backfill.duckling.export import EVENTS, STAGING_DATASETS, STAGING_PREFIXES, day_prefix
 from backfill.duckling.lake import open_lake
+from backfill.duckling.layout import EVENTS, STAGING_DATASETS, STAGING_PREFIXES, day_prefix
 from backfill.duckling.referenced import ledger_protected, live
-from backfill.duckling.run import FAMILY, Env, RunInfo
+from backfill.duckling.run import FAMILY, Env
+from backfill.families import UPKEEP
 from backfill.ledger import PartitionKey, detail_of, utcnow
+from backfill.run import RunInfo, failure_recorded
 from backfill.settings import DUCKLING, MAINTENANCE
+from backfill.upkeep import lake_upkeep
+from backfill.upkeep.policy import Policy
 
 log = logging.getLogger(__name__)
-
-
-# a DONE row inside the settle window is the baseline of the late-event check: retiring it would hide
-# late events (never re-exported) behind the watermark's "done"
-MIN_LEDGER_RETENTION_DAYS = DUCKLING.settle_days + 1
-
-PARAMS = p.ParamSet(
-    (
-        p.team_ids_param("Ducklings to maintain; empty = every team in duckling_registry."),
-        p.int_param(
-            "keep_snapshot_days",
-            MAINTENANCE.keep_snapshot_days,
-            "Keep snapshots (days)",
-            "Time travel kept: snapshots younger than this are never expired.",
-            lo=0,
-            hi=3650,
-        ),
-        p.int_param(
-            "cleanup_margin_hours",
-            MAINTENANCE.cleanup_margin_hours,
-            "Cleanup margin (hours)",
-            "A file that left every snapshot is deleted only this long after: readers on older snapshots "
-            "and registrations in flight keep their files.",
-            lo=0,
-            hi=24 * 365,
-        ),
-        p.bool_param("compact", True, "Compact", "Merge small files (persons) and several-file events days."),
-        p.bool_param(
-            "propagate_erasures",
-            True,
-            "Propagate erasures",
-            "Forget persons deleted in ClickHouse (and their events, by person and distinct ids) in the "
-            "lake, physically: their files rewritten, older snapshots expired and cleaned at once.",
-        ),
-        p.int_param(
-            "ledger_retention_days",
-            MAINTENANCE.ledger_retention_days,
-            "Ledger retention (days)",
-            "Done events rows at or before a team's coverage watermark are deleted after this many days "
-            "(the watermark keeps the coverage; claims, failures and export-only rows are never deleted). "
-            f"More than the settle window ({DUCKLING.settle_days} days): a row the late-event check still "
-            "compares against is never retired.",
-            lo=MIN_LEDGER_RETENTION_DAYS,
-            hi=3650,
-        ),
-        p.bool_param(
-            "dry_run", False, "Dry run", "Report what would be expired and deleted; change nothing."
-        ),
-    )
-)
-
-
-@dataclass(frozen=True)
-class Policy:
-    keep_snapshot_days: int = MAINTENANCE.keep_snapshot_days
-    cleanup_margin_hours: int = MAINTENANCE.cleanup_margin_hours
-    compact: bool = True
-    propagate_erasures: bool = True
-    ledger_retention_days: int = MAINTENANCE.ledger_retention_days
-    dry_run: bool = False
-    team_ids: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.ledger_retention_days < MIN_LEDGER_RETENTION_DAYS:
-            raise p.ParamsError(
-                f"param ledger_retention_days={self.ledger_retention_days} is invalid: it must be at least "
-                f"{MIN_LEDGER_RETENTION_DAYS} (more than the settle window of {DUCKLING.settle_days} days)"
-            )
-
-    @classmethod
-    def from_params(cls, raw: dict[str, Any] | None) -> Policy:
-        """The DAG's params, validated (ParamsError names the bad one)."""
-        return cls(**PARAMS.validate(raw))
 
 
 @dataclass
@@ -163,7 +82,7 @@ def maintain_lake(
     travel (the ledger check still applies)."""
     out = Upkeep(lake.team_id, before=lake.stats())
     what = f"team {lake.team_id} upkeep"
-    erased, days = lake.erase(list(erasure.keys)) if erasure and not policy.dry_run else (0, [])
+    erased, days = lake_upkeep.erase(lake, list(erasure.keys)) if erasure and not policy.dry_run else (0, [])
     if erased:  # the lake held something of theirs: now it does not
         out.erased_persons = erased
         out.erased_days = [d.isoformat() for d in days]
@@ -174,25 +93,27 @@ def maintain_lake(
             if not lake.columns(table.name):
                 continue
             if table.name == schema.EVENTS.name:
-                for day, files in lake.events_days_with_several_files():
-                    lake.compact_events_day(day)
+                for day, files in lake_upkeep.events_days_with_several_files(lake):
+                    lake_upkeep.compact_events_day(lake, day)
                     out.merged_files += files
                     out.compacted_days.append(day.isoformat())
             else:
                 out.merged_files += with_retries(
-                    lambda t=table.name: lake.merge_adjacent_files(t),
+                    lambda t=table.name: lake_upkeep.merge_adjacent_files(lake, t),
                     is_transient_duckdb,
                     f"{what} merge {table.name}",
                 )
     keep_after = now - dt.timedelta(days=policy.keep_snapshot_days)
     out.expired_snapshots = len(
         with_retries(
-            lambda: lake.expire_snapshots(keep_after, dry_run=policy.dry_run), is_transient_duckdb, what
+            lambda: lake_upkeep.expire_snapshots(lake, keep_after, dry_run=policy.dry_run),
+            is_transient_duckdb,
+            what,
         )
     )
     # measured from the clock now, after the expiry: what it just scheduled waits the whole margin
     margin = dt.datetime.now(dt.UTC) - dt.timedelta(hours=policy.cleanup_margin_hours)
-    candidates = lake.cleanup_old_files(margin, dry_run=True)
+    candidates = lake_upkeep.cleanup_old_files(lake, margin, dry_run=True)
     wanted = sorted(set(candidates) & protected)
     if wanted:
         out.cleanup_skipped = (
@@ -201,7 +122,7 @@ def maintain_lake(
         log.warning("team %s: cleanup skipped: %s", lake.team_id, out.cleanup_skipped)
     elif candidates and not policy.dry_run:
         out.deleted_files = with_retries(
-            lambda: lake.cleanup_old_files(margin, dry_run=False), is_transient_duckdb, what
+            lambda: lake_upkeep.cleanup_old_files(lake, margin, dry_run=False), is_transient_duckdb, what
         )
     elif policy.dry_run:
         out.deleted_files = candidates  # what a real run would delete
@@ -309,9 +230,7 @@ def erasure_watermark(env: Env, team_id: int) -> dt.datetime:
     """Where erasure propagation resumes: the newest deletion a successful upkeep propagated. Read from
     the rows' details whatever their status now: a rerun the same day has already claimed that day's row
     (the claim keeps its detail), and a failed run never records a watermark."""
-    marks = [
-        detail_of(r).get("erasure_watermark") for r in env.ledger.rows(MAINTENANCE.family, team_ids=[team_id])
-    ]
+    marks = [detail_of(r).get("erasure_watermark") for r in env.ledger.rows(UPKEEP.name, team_ids=[team_id])]
     marks = [dt.datetime.fromisoformat(m) for m in marks if m]
     newest = max(marks) if marks else EPOCH
     return newest if newest.tzinfo else newest.replace(tzinfo=dt.UTC)
@@ -321,10 +240,18 @@ def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | Non
     """One duckling's upkeep under a ledger claim (two runs never maintain one duckling at once)."""
     env = env or Env.from_connections()
     day = (run.data_interval_start or dt.datetime.now(dt.UTC)).date()
-    key = PartitionKey(MAINTENANCE.family, int(team_id), day, MAINTENANCE.kind)
+    key = PartitionKey(UPKEEP.name, int(team_id), day, UPKEEP.kind)
     if not env.ledger.claim(key, run.owner, MAINTENANCE.lease_seconds):
         return {"team_id": int(team_id), "status": "in_progress"}
-    try:
+
+    def as_error(exc: Exception) -> DucklingError:
+        if isinstance(exc, DucklingError):
+            return exc
+        return DucklingError(
+            int(team_id), None, f"upkeep failed: {describe(exc)}", transient=is_transient(exc)
+        )
+
+    with failure_recorded(env.ledger, key, run.owner, as_error):
         duckling = env.registry.get(int(team_id))
         access = access_for(duckling, run.run_id, env.aws_conn_id)
         now = utcnow().replace(tzinfo=dt.UTC)
@@ -346,16 +273,6 @@ def maintain_duckling(team_id: int, policy: Policy, run: RunInfo, env: Env | Non
             )
         newest = erasure.watermark if not policy.dry_run else None
         upkeep.erasure_watermark = max(filter(None, (newest, watermark.isoformat())))
-    except Exception as exc:
-        err = (
-            exc
-            if isinstance(exc, DucklingError)
-            else DucklingError(
-                int(team_id), None, f"upkeep failed: {describe(exc)}", transient=is_transient(exc)
-            )
-        )
-        env.ledger.fail(key, run.owner, str(err))
-        raise err from None
     result = {"status": "done", **upkeep.to_dict(), **retire_covered_rows(env, int(team_id), policy)}
     env.ledger.succeed(key, run.owner, detail=result)
     log.info("team %s upkeep: %s", team_id, result)
