@@ -20,7 +20,7 @@ from pathlib import Path
 
 from backfill.settings import PROJECT_ROOT
 from devtools import proctree
-from devtools.airflow_env import DEFAULT_PARALLELISM, POOLS_FILE, component_env
+from devtools.airflow_env import DEFAULT_PARALLELISM, POOLS_FILE
 from devtools.airflow_rest import AirflowError, AirflowRest, ApiError
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
@@ -196,3 +196,62 @@ class LocalAirflow(AirflowRest):
                 pass
         proctree.kill(started)
         self.processes.clear()
+
+
+def component_env(stack: LocalAirflow) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
+    }
+    airflow_bin = str(Path(sys.executable).parent)
+    env.update(
+        {
+            "PATH": f"{airflow_bin}:{env.get('PATH', '/usr/bin:/bin')}",
+            "AIRFLOW_HOME": str(stack.home),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(stack.plugins_folder), env.get("PYTHONPATH")])),
+            "TZ": "UTC",
+            "AIRFLOW__CORE__EXECUTOR": stack.executor,
+            "AIRFLOW__CORE__PARALLELISM": str(stack.parallelism),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(stack.dags_folder),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(stack.plugins_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{stack.base_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.metadata_url,
+            # Airflow derives an asyncpg URL otherwise; psycopg 3 does async itself
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": stack.metadata_url,
+            "AIRFLOW__API__PORT": str(stack.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": stack.base_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": stack.jwt_secret,
+            "AIRFLOW__API_AUTH__JWT_SECRET": stack.jwt_secret,
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(Path(stack.home) / "logs"),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # new DAG files show up within 30 s
+        }
+    )
+    if stack.executor == "CeleryExecutor":
+        env.update(
+            {
+                "AIRFLOW__CELERY__BROKER_URL": stack.broker_url or "",
+                # results on the metadata PostgreSQL, as Airflow's production guide does
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + stack.metadata_url,
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(stack.worker_concurrency),
+            }
+        )
+    if stack.fast_parsing:
+        env.update(
+            {
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            }
+        )
+    env.update(stack.connections)
+    env.update(stack.extra_env)
+    return env

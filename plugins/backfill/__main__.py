@@ -8,9 +8,9 @@ Commands
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
+
+from backfill.cli import dispatch
 
 # command name -> module that provides ``add_arguments(parser)`` and ``main(args) -> int``
 COMMANDS = {
@@ -21,13 +21,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backfill", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
-    args = parser.parse_args(argv)
-    return importlib.import_module(COMMANDS[args.command]).main(args)
+    return dispatch("python -m backfill", __doc__, COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import quote, urlencode
 
 from backfill.coverage import FAMILIES, STATES, Grid
 from backfill.params import team_id_list
-from backfill.settings import OBSERVABILITY
+from backfill.settings import OBSERVABILITY, TEMPLATES_DIR
 
 COLOURS = {
     "done": "#2e9e5b",
@@ -89,65 +89,41 @@ def _cell_title(c) -> str:
     return "\n".join(parts)
 
 
-def _upkeep_table(ducklings: list[dict]) -> str:
-    if not ducklings:
-        return ""
-    e = html.escape
-    cols = ("team_id", "data_files", "data_bytes", "snapshots", "last_upkeep", "last_compaction", "last_expiry",
-            "last_cleanup", "last_erasure")  # fmt: skip
-    head = "".join(f"<th>{e(c.replace('_', ' '))}</th>" for c in cols)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{e(str(d.get(c) if d.get(c) is not None else '–'))}</td>" for c in cols)
-        + "</tr>"
-        for d in ducklings
+UPKEEP_COLUMNS = ("team_id", "data_files", "data_bytes", "snapshots", "last_upkeep", "last_compaction",
+                  "last_expiry", "last_cleanup", "last_erasure")  # fmt: skip
+
+
+@cache
+def _template():
+    """The page's Jinja2 template (include/templates/coverage.html.j2), HTML-escaped by default."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, keep_trailing_newline=True
     )
-    return f'<h2>Upkeep per duckling</h2><table class="upkeep" id="upkeep"><tr>{head}</tr>{body}</table>'
+    return env.get_template("coverage.html.j2")
 
 
 def render_html(grid: Grid, query: Query, base: str, ducklings: list[dict] | None = None) -> str:
     """The page: filters, legend, counts, the heatmap (each cell links to the run that last touched it)."""
-    e = html.escape
     days = [grid.start + dt.timedelta(days=i) for i in range((grid.end - grid.start).days + 1)]
     by_team: dict[int, dict] = {}
     for c in grid.cells:
         by_team.setdefault(c.team_id, {})[c.day] = c
-    counts, cost = grid.counts(), grid.cost()
-    tabs = " ".join(
-        f'<a class="tab{" on" if f == grid.family else ""}" href="{e(base)}?'
-        f'{e(urlencode({"family": f, "start": query.start, "end": query.end}))}">{e(f)}</a>'
-        for f in FAMILIES
-    )
-    legend = " ".join(
-        f'<span class="key"><i style="background:{COLOURS[s]}"></i>{e(LABELS[s])} '
-        f'<b data-state="{s}">{counts[s]}</b></span>'
-        for s in STATES
-    )
-    head = "".join(
-        f'<th title="{d}">{d:%d}<br><small>{d:%b}</small></th>'
-        if d.day == 1 or d == days[0]
-        else f'<th title="{d}">{d:%d}</th>'
-        for d in days
-    )
-    rows = []
-    for team in grid.team_ids[:MAX_TEAMS]:
-        cells = []
-        for d in days:
-            c = by_team.get(team, {}).get(d)
-            if c is None:
-                cells.append("<td></td>")
-                continue
-            title = e(_cell_title(c))
-            style = f"background:{COLOURS[c.state]}"
-            attrs = f'class="c" data-team="{team}" data-day="{d}" data-state="{c.state}" title="{title}"'
-            if c.dag_id and c.run_id:
-                href = e(run_url(c.dag_id, c.run_id))
-                cells.append(f'<td {attrs} style="{style}"><a href="{href}" target="_top"></a></td>')
-            else:
-                cells.append(f'<td {attrs} style="{style}"></td>')
-        rows.append(f'<tr><th class="team">team {team}</th>{"".join(cells)}</tr>')
-    more = len(grid.team_ids) - MAX_TEAMS
-    note = f"<p>{more} more teams: narrow the team filter.</p>" if more > 0 else ""
+    counts = grid.counts()
+
+    def cell(c) -> dict | None:
+        if c is None:
+            return None
+        href = run_url(c.dag_id, c.run_id) if c.dag_id and c.run_id else None
+        return {
+            "day": c.day,
+            "state": c.state,
+            "title": _cell_title(c),
+            "colour": COLOURS[c.state],
+            "href": href,
+        }
+
     teams_value = ",".join(map(str, query.team_ids or []))
     json_href = f"{base.rsplit('/', 1)[0]}/api/coverage?" + urlencode(
         {
@@ -157,47 +133,35 @@ def render_html(grid: Grid, query: Query, base: str, ducklings: list[dict] | Non
             **({"teams": teams_value} if teams_value else {}),
         }
     )
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Backfill coverage · {e(grid.family)}</title>
-<style>
-body {{ font: 13px system-ui, sans-serif; margin: 16px; color: #1d2330; }}
-h1 {{ font-size: 18px; margin: 0 0 8px; }}
-.tab {{ padding: 4px 10px; border: 1px solid #c7ccd6; border-radius: 4px; text-decoration: none; color: inherit; }}
-.tab.on {{ background: #1d2330; color: #fff; }}
-form {{ margin: 10px 0; display: flex; gap: 8px; align-items: end; flex-wrap: wrap; }}
-label {{ display: flex; flex-direction: column; font-size: 11px; color: #5b6475; }}
-.key {{ margin-right: 12px; white-space: nowrap; }}
-.key i {{ display: inline-block; width: 12px; height: 12px; border: 1px solid #aab; vertical-align: -2px; margin-right: 4px; }}
-table.heat {{ border-collapse: collapse; margin-top: 10px; }}
-table.heat th {{ font-weight: normal; font-size: 10px; color: #5b6475; padding: 0 1px; }}
-table.heat th.team {{ text-align: right; padding-right: 6px; white-space: nowrap; }}
-table.heat td.c {{ width: 16px; height: 16px; border: 1px solid #fff; padding: 0; }}
-table.heat td.c a {{ display: block; width: 100%; height: 100%; }}
-.cost {{ color: #5b6475; margin-top: 6px; }}
-h2 {{ font-size: 15px; margin: 18px 0 6px; }}
-table.upkeep td, table.upkeep th {{ padding: 2px 8px; text-align: right; font-size: 12px; }}
-</style></head>
-<body>
-<h1>Backfill coverage</h1>
-<div>{tabs}</div>
-<form method="get" action="{e(base)}">
-  <input type="hidden" name="family" value="{e(grid.family)}">
-  <label>from <input type="date" name="start" value="{grid.start}"></label>
-  <label>to <input type="date" name="end" value="{grid.end}"></label>
-  <label>teams <input type="text" name="teams" value="{e(teams_value)}" placeholder="all, or 1,2,3"></label>
-  <button type="submit">Show</button> <a href="{e(json_href)}">JSON</a>
-</form>
-<div class="legend">{legend}</div>
-<div class="cost">ClickHouse cost of the backfill's partitions in this window: {cost["queries"]} queries,
-{cost["rows_read"]:,} rows / {cost["bytes_read"]:,} bytes read, {cost["rows_written"]:,} rows written,
-{cost["elapsed_s"]:.1f} s.</div>
-<table class="heat" id="heatmap"><thead><tr><th></th>{head}</tr></thead><tbody>
-{"".join(rows) or "<tr><td>No team has coverage or ledger rows in this window.</td></tr>"}
-</tbody></table>
-{note}
-{_upkeep_table(ducklings or [])}
-</body></html>
-"""
+    return _template().render(
+        family=grid.family,
+        base=base,
+        start=grid.start,
+        end=grid.end,
+        teams_value=teams_value,
+        json_href=json_href,
+        tabs=[
+            {
+                "name": f,
+                "on": f == grid.family,
+                "href": f"{base}?{urlencode({'family': f, 'start': query.start, 'end': query.end})}",
+            }
+            for f in FAMILIES
+        ],  # fmt: skip
+        legend=[{"state": s, "colour": COLOURS[s], "label": LABELS[s], "count": counts[s]} for s in STATES],
+        days=[
+            {"day": d, "label": f"{d:%d}", "month_label": f"{d:%b}" if d.day == 1 or d == days[0] else None}
+            for d in days
+        ],
+        rows=[
+            {"team": team, "cells": [cell(by_team.get(team, {}).get(d)) for d in days]}
+            for team in grid.team_ids[:MAX_TEAMS]
+        ],
+        more=len(grid.team_ids) - MAX_TEAMS,
+        cost=grid.cost(),
+        ducklings=ducklings or [],
+        upkeep_columns=UPKEEP_COLUMNS,
+    )
 
 
 def render_png(grid: Grid, path: str) -> None:

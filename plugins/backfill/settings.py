@@ -12,6 +12,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
+TEMPLATES_DIR = PROJECT_ROOT / "include" / "templates"  # the coverage page's HTML
 LOCAL_DIR = PROJECT_ROOT / ".local"  # git-ignored: embedded stores, Airflow home, DuckDB extensions
 
 

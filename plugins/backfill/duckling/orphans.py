@@ -3,7 +3,7 @@
 They are left by failed or killed attempts (export done, registration never committed). A file is an
 orphan only when it is outside the referenced set (``referenced.py``: the catalog's files of any
 snapshot and those scheduled for deletion, and the files the ledger protects). Only such files are
-removed; what old snapshots reference belongs to DuckLake's own expire/cleanup (``maintenance.py``). Persons files are staging files
+removed; what old snapshots reference belongs to DuckLake's own expire/cleanup (``backfill/upkeep``). Persons files are staging files
 (merged row by row, recorded in the ledger) and are not scanned.
 """
 
