@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backfill.settings import DUCKLING as _DUCKLING
-from backfill.settings import MAINTENANCE, OBSERVABILITY, POOLS
+from backfill.settings import MAINTENANCE, POOLS
 from backfill.settings import WEB_PREAGG as _WEB_PREAGG
 
 
@@ -37,7 +37,6 @@ DUCKLING = Family(
     (POOLS.duckling_export, POOLS.duckling_register),
 )
 UPKEEP = Family(MAINTENANCE.family, (MAINTENANCE.kind,), (MAINTENANCE.dag_id,), (POOLS.duckling_maintenance,))
-FRESHNESS = Family("freshness", (), (OBSERVABILITY.freshness_dag_id,))
 
 # the families whose team-days the coverage page and the freshness check show
 COVERED = (WEB_PREAGG, DUCKLING)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from backfill.clickhouse import ClickHouse, QueryTag
@@ -138,6 +139,7 @@ def recompute_table(
     as_of: dt.datetime | None = None,
     fence=contextlib.nullcontext,
     dedupe_events: bool = WEB_PREAGG.dedupe_events,
+    delete_settings: Callable[[], dict] | None = None,
 ) -> dict:
     """Staging -> delete team-day -> copy, for one table. Returns {"rows", "pageviews"}. The delete and
     the copy run inside ``fence()`` (the ledger's: only while this run holds a live claim, and a run
@@ -156,11 +158,15 @@ def recompute_table(
         on_step()
         with fence():
             if team_day_totals(ch, table, team_id, day, tag("count target"))[0]:  # a missing one has none
+                if delete_settings is None:
+                    settings = patch_parts(ch, tag("patch parts?")).delete_settings()
+                else:
+                    settings = delete_settings()
                 ch.query(
                     "web_preagg/delete_team_day",
                     {"target": table, "team_id": team_id, "day": day},
                     tag=tag("delete team-day"),
-                    settings=patch_parts(ch, tag("patch parts?")).delete_settings(),
+                    settings=settings,
                 )
             ch.query("web_preagg/copy_from_staging", {"target": table, "staging": staging}, tag=tag("copy"))
             copied = team_day_totals(ch, table, team_id, day, tag("count target"))
@@ -208,6 +214,10 @@ def recompute_team_day(
     def fence():
         return ledger.fenced(key, owner, lease_seconds)
 
+    @functools.cache
+    def delete_settings() -> dict:  # asked once per team-day, and only if a table needs a delete
+        return patch_parts(ch, QueryTag(dag_id, team_id, day, "patch parts?")).delete_settings()
+
     started = time.monotonic()
     as_of = ingested_by()  # the inserts and the verification read the same events, ingestion going on
     with (
@@ -220,7 +230,7 @@ def recompute_team_day(
         per_table = {}
         for table in tables:
             per_table[SHORT[table]] = recompute_table(
-                ch, table, team_id, day, dag_id, renew, as_of, fence, dedupe_events
+                ch, table, team_id, day, dag_id, renew, as_of, fence, dedupe_events, delete_settings
             )
         # Every table counts the same events (one fragment, one ingestion cutoff): the stats table's
         # pageviews ARE the source's counted events, and every other table must hold the same total.

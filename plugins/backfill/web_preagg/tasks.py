@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from backfill import metrics
+from backfill.appdb import AppDB
+from backfill.clickhouse import ClickHouse
+from backfill.ledger import Ledger
 from backfill.run import Env, RunInfo, variable_get
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND
@@ -34,13 +37,12 @@ def run_select_teams(ctx: Mapping[str, Any]) -> dict:
     """Validate the params, resolve the window, choose the teams. Fails before anything is written."""
     rp = _params(ctx)
     window = resolve_window(rp, ctx.get("data_interval_start"))
-    env = Env.from_connections()
-    with env.db:
+    with AppDB.from_conn_id() as db:  # ClickHouse only for the opt-in top teams
         selection = select_teams(
             rp,
             window,
-            enabled_team_ids=env.db.web_analytics_enabled_team_ids,
-            ch=env.ch if rp.include_top_teams else None,
+            enabled_team_ids=db.web_analytics_enabled_team_ids,
+            ch=ClickHouse.from_conn_id() if rp.include_top_teams else None,
             variable_get=variable_get,
         )
     log.info(
@@ -124,11 +126,10 @@ def run_report(ctx: Mapping[str, Any], detection: dict, plan: dict, results: lis
     results = [r for r in (results or []) if r]
     ledger_rows = {}
     if plan["planned"] and not plan.get("dry_run"):
-        env = Env.from_connections()
-        with env.db:
+        with AppDB.from_conn_id() as db:  # the ledger only: no ClickHouse connection
             window = Window.from_dict(plan["window"])
             teams = sorted({int(i["team_id"]) for i in plan["planned"]})
-            for r in env.ledger.rows(FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND):
+            for r in Ledger(db).rows(FAMILY, team_ids=teams, start=window.start, end=window.end, kind=KIND):
                 ledger_rows[(int(r["team_id"]), r["day"].isoformat())] = r
     report = build_report(detection, plan, results, ledger_rows)
     log.info("report:\n%s", format_report(report))
