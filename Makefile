@@ -6,13 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench bench-e2e faults
+.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench bench-e2e faults dist
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@echo "installing Python dependencies into $(VENV) (about a minute on a fresh machine)"
 	@$(BIN)/pip install -q --disable-pip-version-check -U pip 2>&1 | grep -v "^WARNING: Location" || true
 	@$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@# the package itself, editable: its console script and the coverage page's airflow.plugins entry point
+	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -54,7 +56,12 @@ bench-e2e: venv system-deps
 	@$(BIN)/python scripts/bench_e2e.py --json test-artifacts/bench-e2e.json $(BENCH_ARGS)
 
 clean:
-	rm -rf .local
+	rm -rf .local dist
+
+## dist: the wheel a deployment installs (dist/backfill-<version>-py3-none-any.whl)
+dist: venv
+	@rm -rf dist && $(BIN)/pip wheel -q --disable-pip-version-check --no-deps -w dist . 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@ls dist/*.whl
 
 ## faults: the fault-injection suite; prints the table of figures (also part of make test)
 faults: venv system-deps

@@ -13,9 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from backfill.settings import CONNECTIONS, DUCKLING, MAINTENANCE, OBSERVABILITY, PROJECT_ROOT, WEB_PREAGG
+from backfill.settings import (
+    CONNECTIONS,
+    DUCKLING,
+    MAINTENANCE,
+    OBSERVABILITY,
+    POOLS_FILE,
+    WEB_PREAGG,
+)
 
-POOLS_FILE = PROJECT_ROOT / "include" / "pools.json"
 PROJECT_DAG_IDS = (
     WEB_PREAGG.dag_id,
     DUCKLING.daily_dag_id,

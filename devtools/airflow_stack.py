@@ -51,7 +51,6 @@ class LocalAirflow(AirflowRest):
     port: int = 8080
     parallelism: int = DEFAULT_PARALLELISM
     dags_folder: Path = PROJECT_ROOT / "dags"
-    plugins_folder: Path = PROJECT_ROOT / "plugins"
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     fast_parsing: bool = False  # tests: rescan the dags folder every few seconds
     # CeleryExecutor: the broker (redis://...) and one Celery worker per name; each worker's task processes
@@ -209,12 +208,15 @@ def component_env(stack: LocalAirflow) -> dict[str, str]:
         {
             "PATH": f"{airflow_bin}:{env.get('PATH', '/usr/bin:/bin')}",
             "AIRFLOW_HOME": str(stack.home),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(stack.plugins_folder), env.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(PROJECT_ROOT / "plugins"), env.get("PYTHONPATH")])
+            ),
             "TZ": "UTC",
             "AIRFLOW__CORE__EXECUTOR": stack.executor,
             "AIRFLOW__CORE__PARALLELISM": str(stack.parallelism),
             "AIRFLOW__CORE__DAGS_FOLDER": str(stack.dags_folder),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(stack.plugins_folder),
+            # the coverage page comes from the package's entry point; the plugins folder stays empty
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(stack.home / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",

@@ -1,10 +1,27 @@
-"""The one command dispatcher of ``python -m backfill`` (and of the repository's ``python -m devtools``):
-each command is a module with ``add_arguments(parser)`` and ``main(args) -> int``, imported on use."""
+"""Command line: ``backfill <command>`` (the installed console script) or ``python -m backfill``.
+
+Commands
+  gaps web-preagg --days-back N   per-team, per-day coverage of both pre-aggregated tables
+  coverage [--png FILE]           the coverage heatmap of a family, from what the runs stored
+  db upgrade|current|history      the app DB's schema: migrate the package's own tables (alembic)
+  dags install FOLDER             copy the package's DAG files (and pools.json) into a DAGs folder
+
+The one dispatcher is shared with the repository's ``python -m devtools``: each command is a module
+with ``add_arguments(parser)`` and ``main(args) -> int``, imported on use.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+
+# command name -> module that provides ``add_arguments(parser)`` and ``main(args) -> int``
+COMMANDS = {
+    "gaps": "backfill.cli_gaps",
+    "coverage": "backfill.cli_coverage",
+    "db": "backfill.cli_db",
+    "dags": "backfill.cli_dags",
+}
 
 
 def dispatch(prog: str, doc: str, commands: dict[str, str], argv: list[str] | None = None) -> int:
@@ -15,3 +32,7 @@ def dispatch(prog: str, doc: str, commands: dict[str, str], argv: list[str] | No
         module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
     return importlib.import_module(commands[args.command]).main(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return dispatch("backfill", __doc__, COMMANDS, argv)

@@ -1,4 +1,4 @@
-"""The coverage page's web app, mounted by the api-server under ``/backfill`` (``backfill_plugin.py``).
+"""The coverage page's web app, mounted by the api-server under ``/backfill`` (``airflow_plugin.py``).
 
   GET /backfill/coverage        the heatmap (HTML), filters: family, start, end, teams
   GET /backfill/api/coverage    the same grid as JSON (states, counts, cells, ClickHouse cost)

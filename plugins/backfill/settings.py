@@ -10,10 +10,22 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SQL_DIR = PROJECT_ROOT / "include" / "sql"
-TEMPLATES_DIR = PROJECT_ROOT / "include" / "templates"  # the coverage page's HTML
-LOCAL_DIR = PROJECT_ROOT / ".local"  # git-ignored: embedded stores, Airflow home, DuckDB extensions
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parents[1]  # a checkout's root (plugins/backfill -> ..); devtools and tests
+# The wheel ships include/ (SQL templates, page template, pools) and dags/ inside the package; a checkout
+# reads them from the repository's top level.
+_PACKAGED = (PACKAGE_DIR / "include").is_dir()
+INCLUDE_DIR = PACKAGE_DIR / "include" if _PACKAGED else PROJECT_ROOT / "include"
+DAGS_DIR = PACKAGE_DIR / "dags" if _PACKAGED else PROJECT_ROOT / "dags"  # `backfill dags install`
+SQL_DIR = INCLUDE_DIR / "sql"
+TEMPLATES_DIR = INCLUDE_DIR / "templates"  # the coverage page's HTML
+POOLS_FILE = INCLUDE_DIR / "pools.json"
+# Embedded stores, the local Airflow home and DuckDB's extension directory: .local/ in a checkout
+# (git-ignored); an installed package uses BACKFILL_LOCAL_DIR or ~/.cache/backfill.
+LOCAL_DIR = Path(
+    os.environ.get("BACKFILL_LOCAL_DIR")
+    or (Path.home() / ".cache" / "backfill" if _PACKAGED else PROJECT_ROOT / ".local")
+)
 
 
 def env_int(name: str, default: int, lo: int, hi: int) -> int:

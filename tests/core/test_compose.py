@@ -3,8 +3,8 @@
 Every connection is parsed the way Airflow parses it and handed to the package's own readers
 (ClickHouse seam, app DB URL builder), then compared with the service it names: host = service name,
 port = the port that service listens on, credentials = the service's own. Mounts must exist in the
-repository and keep include/ beside plugins/ (settings.PROJECT_ROOT). The pools imported on init are
-include/pools.json, whose names are settings.POOLS.
+repository and carry no package code (the image installs the wheel). The pools imported on init are
+include/pools.json (printed by the installed package), whose names are settings.POOLS.
 """
 
 from __future__ import annotations
@@ -182,22 +182,19 @@ def test_published_host_ports_do_not_clash(services):
     assert len(host_ports) == len(set(host_ports)), host_ports
 
 
-def test_mounts_exist_and_keep_include_beside_plugins(services):
-    mounts = {}
+def test_mounts_exist_and_carry_no_package_code(services):
+    """The package, its SQL and its DAG files come from the image (the wheel): a mount of plugins/,
+    include/ or dags/ would shadow what was installed and hide a packaging mistake."""
     for name in AIRFLOW_SERVICES:
         for spec in services[name].get("volumes", []):
-            source, target = spec.split(":")[:2]
+            source = spec.split(":")[0]
             if source.startswith("."):
                 assert (ROOT / source).exists(), f"{name} mounts missing path {source}"
-                mounts[Path(source).name] = Path(target)
-    assert mounts["dags"] == Path("/opt/airflow/dags")
-    # settings.PROJECT_ROOT = plugins/..: SQL templates are read from PROJECT_ROOT/include/sql
-    assert mounts["include"] == mounts["plugins"].parent / "include"
-    env = _env(services["airflow-scheduler"])
-    assert env["PYTHONPATH"] == str(mounts["plugins"])
+                assert Path(source).name not in {"plugins", "include", "dags"}, f"{name} mounts {source}"
+        assert "PYTHONPATH" not in _env(services[name]), name
 
 
-def test_init_imports_the_pools_file_and_creates_the_schema(services):
+def test_init_imports_the_pools_and_creates_the_schema(services):
     init = services["airflow-init"]
     script = init["command"][-1] if isinstance(init["command"], list) else init["command"]
     mounts = {Path(t): Path(s) for s, t in (v.split(":")[:2] for v in init["volumes"] if v.startswith("."))}
@@ -209,11 +206,21 @@ def test_init_imports_the_pools_file_and_creates_the_schema(services):
         raise AssertionError(f"{container_path} is not mounted from the repository")
 
     assert "airflow db migrate" in script
-    pools_path = re.search(r"airflow pools import (\S+)", script).group(1)
-    assert repo_path(pools_path).resolve() == (ROOT / "include" / "pools.json").resolve()
+    # the installed package prints its pools file; airflow imports what it printed
+    written = re.search(r"backfill dags pools > (\S+)", script).group(1)
+    assert re.search(rf"airflow pools import {re.escape(written)}\b", script)
     init_py = re.search(r"python (\S+\.py)", script).group(1)
     assert repo_path(init_py).is_file()
     assert script.index("airflow db migrate") < script.index("airflow pools import") < script.index(init_py)
+
+
+def test_the_pools_command_prints_the_pools_file():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "backfill", "dags", "pools"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == json.loads((ROOT / "include" / "pools.json").read_text())
 
 
 def test_pools_file_matches_settings():
@@ -230,12 +237,26 @@ def test_pools_file_matches_settings():
         assert pool.get("include_deferred") is False, name
 
 
-def test_image_is_the_pinned_airflow_with_the_runtime_requirements(compose, services):
+def test_image_is_the_pinned_airflow_with_the_wheel(compose, services):
+    """The image installs the wheel built from this checkout (every path pyproject packages is copied
+    into the build stage), pinned by requirements.txt, without the embedded engine, and puts the DAG
+    files where the image's DAGs folder is."""
+    import tomllib
+
     build = services["airflow-scheduler"]["build"]
     dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
     pinned = re.search(r"^apache-airflow==(\S+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
     assert re.search(rf"^FROM apache/airflow:{re.escape(pinned)}-python3\.11\b", dockerfile, re.M)
-    assert "requirements.txt" in dockerfile
+    assert f'"apache-airflow=={pinned}"' in dockerfile
+    assert "-c /tmp/constraints.txt" in dockerfile and "/tmp/requirements.txt" in dockerfile
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    copied = set(re.findall(r"^COPY (?!--)(\S+)", dockerfile, re.M))
+    for source in [*wheel["packages"], *wheel["force-include"]]:
+        assert any(source == c or source.startswith(c.rstrip("/") + "/") for c in copied), source
+    extras = re.search(r"backfill-\*\.whl\)\[([a-z,]+)\]", dockerfile).group(1).split(",")
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(extras) <= set(declared) and "embedded" not in extras
+    assert "backfill dags install /opt/airflow/dags" in dockerfile
 
 
 def test_named_volumes_are_declared(compose, services):

@@ -1,5 +1,6 @@
 """Airflow plugin: the backfill coverage page (a FastAPI app on the api-server, and a link to it in the
-UI's Browse menu). The code is in plugins/backfill/ (hidden from the plugin loader by .airflowignore)."""
+UI's Browse menu). Registered through the ``airflow.plugins`` entry point of the installed package
+(pyproject.toml), so no file of the package sits in a plugins folder."""
 
 from __future__ import annotations
 
