@@ -8,26 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from backfill import alerts
 from backfill.families import COVERED
 from backfill.freshness import tasks
 from backfill.settings import OBSERVABILITY, WEB_PREAGG
-
-# Sent when a check fails: the task's exception is the message naming the teams and days. Point the HTTP
-# connection at any webhook (Slack's incoming webhooks accept this JSON); see the README for Slack's and
-# email's own notifiers.
-ALERT = HttpNotifier(
-    http_conn_id=OBSERVABILITY.alerts_http_conn_id,
-    json={
-        "text": "{{ exception }}",
-        "dag_id": "{{ dag.dag_id }}",
-        "task_id": "{{ ti.task_id }}",
-        "run_id": "{{ run_id }}",
-    },
-)
 
 
 @dag(
@@ -45,14 +32,15 @@ ClickHouse): each team's newest complete day (done or no traffic) over the last
 `backfill.<family>.teams_behind` gauges. The objective: yesterday (UTC) complete by
 {OBSERVABILITY.freshness_deadline_utc} UTC, per family and per team overridable in the Variable
 `{OBSERVABILITY.freshness_variable}`. A family's check task **fails** when a team missed it, naming the
-teams and days, and the HTTP notifier posts that message to the connection
-`{OBSERVABILITY.alerts_http_conn_id}` (nothing is sent while that connection does not exist).
+teams and days, and that message is sent through the alert channels of the Variable
+`{OBSERVABILITY.alerts_variable}` (Slack webhook, SMTP, HTTP; without it, the HTTP connection
+`{OBSERVABILITY.alerts_http_conn_id}` when it exists).
 """,
 )
 def backfill_freshness():
     for family in (f.name for f in COVERED):
 
-        @task(task_id=f"check_{family}", on_failure_callback=[ALERT])
+        @task(task_id=f"check_{family}", on_failure_callback=alerts.on_task_failure)
         def check(family: str = family) -> dict:
             return tasks.run_family_check(get_current_context(), family)
 

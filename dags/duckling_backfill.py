@@ -10,6 +10,7 @@ import datetime as dt
 from airflow.sdk import dag, get_current_context, task, task_group
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from backfill import alerts
 from backfill.duckling import tasks
 from backfill.duckling.params import dag_params
 from backfill.settings import DUCKLING, POOLS
@@ -48,6 +49,8 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
+        on_failure_callback=alerts.on_run_failure,
+        deadline=alerts.late_run_deadline(dag_id) if mode == "daily" else None,
         params=dag_params(),
         doc_md=doc + COMMON_DOC,
         tags=tags,

@@ -10,6 +10,7 @@ import datetime as dt
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from backfill import alerts
 from backfill.settings import DUCKLING, MAINTENANCE, POOLS
 from backfill.upkeep import tasks
 from backfill.upkeep.policy import PARAMS
@@ -26,6 +27,7 @@ from backfill.upkeep.policy import PARAMS
         "retries": DUCKLING.task_retries,
         "retry_delay": dt.timedelta(seconds=DUCKLING.task_retry_delay_s),
     },  # fmt: skip
+    on_failure_callback=alerts.on_run_failure,
     params=PARAMS.dag_params(),
     tags=["duckling", "maintenance"],
     doc_md=f"""### {MAINTENANCE.dag_id}

@@ -11,6 +11,7 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from backfill import alerts
 from backfill.settings import POOLS, WEB_PREAGG
 from backfill.web_preagg import tasks
 from backfill.web_preagg.params import dag_params
@@ -43,6 +44,8 @@ then delete that team's day and copy it in. Other teams' rows are never touched.
     max_active_runs=1,
     tags=["web-analytics", "backfill", "clickhouse"],
     default_args={"owner": WEB_PREAGG.owner},
+    on_failure_callback=alerts.on_run_failure,
+    deadline=alerts.late_run_deadline(WEB_PREAGG.dag_id),
     doc_md=DOC,
     params=dag_params(),
     render_template_as_native_obj=False,

@@ -40,3 +40,4 @@ UPKEEP = Family(MAINTENANCE.family, (MAINTENANCE.kind,), (MAINTENANCE.dag_id,), 
 
 # the families whose team-days the coverage page and the freshness check show
 COVERED = (WEB_PREAGG, DUCKLING)
+ALL = (WEB_PREAGG, DUCKLING, UPKEEP)  # every family with ledger rows (failure alerts list them)

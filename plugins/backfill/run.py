@@ -109,7 +109,9 @@ def failure_recorded(
         err = as_error(exc) if as_error and isinstance(exc, Exception) else None
         message = str(err) if err is not None else f"{type(exc).__name__}: {exc}"
         try:
-            ledger.fail(key, owner, message, **({"detail": detail()} if detail else {}))
+            # the original error's class: the failure alert names it per partition
+            recorded = {**(detail() if detail else {}), "error_class": type(exc).__name__}
+            ledger.fail(key, owner, message, detail=recorded)
         except Exception as ledger_exc:  # the task's own error matters more
             log.warning("could not record the failure of %s: %s", key, ledger_exc)
         if err is None or err is exc:

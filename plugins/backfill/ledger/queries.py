@@ -23,8 +23,9 @@ class LedgerQueries:
         end: dt.date | None = None,
         kind: str | None = None,
         status: str | tuple[str, ...] | None = None,
+        owner: str | None = None,
     ) -> list[dict]:
-        """Ledger rows of a family, filtered; ``end`` is inclusive."""
+        """Ledger rows of a family, filtered; ``end`` is inclusive; ``owner``: rows one run holds."""
         t = self.t
         stmt = sa.select(t).where(t.c.family == family)
         if team_ids is not None:
@@ -37,6 +38,8 @@ class LedgerQueries:
             stmt = stmt.where(t.c.kind == kind)
         if status is not None:
             stmt = stmt.where(t.c.status.in_((status,) if isinstance(status, str) else status))
+        if owner is not None:
+            stmt = stmt.where(t.c.claim_owner == owner)
         with self.db.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt.order_by(t.c.team_id, t.c.day, t.c.kind))]
 
