@@ -88,8 +88,11 @@ class PostgresServer:
             os.kill(pid, signal.SIGKILL)
 
 
-def start_postgres(base_dir: Path) -> PostgresServer:
-    """initdb a throwaway cluster in ``base_dir`` and start it on a free loopback port."""
+def start_postgres(base_dir: Path, tls: tuple[Path, Path] | None = None) -> PostgresServer:
+    """initdb a throwaway cluster in ``base_dir`` and start it on a free loopback port.
+
+    ``tls``: (certificate, key) files: the server speaks TLS only (``hostssl`` rules; a plain
+    connection is refused), so whatever connects to it proves it used TLS."""
     bin_dir = pg_bin_dir()
     base_dir.mkdir(parents=True, exist_ok=True)
     data_dir = base_dir / "pgdata"
@@ -124,6 +127,17 @@ def start_postgres(base_dir: Path) -> PostgresServer:
         stderr=subprocess.PIPE,
     )
     port = free_port()
+    options = f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    if tls:
+        cert, key = (shutil.copy(p, base_dir / p.name) for p in tls)  # the server's own copies (0600)
+        for path in (cert, key):
+            os.chmod(path, 0o600)
+            if run_as:
+                shutil.chown(path, "postgres")
+        (data_dir / "pg_hba.conf").write_text(
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n"
+        )
+        options += f" -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}"
     subprocess.run(
         [
             *run_as,
@@ -134,7 +148,7 @@ def start_postgres(base_dir: Path) -> PostgresServer:
             str(base_dir / "postgres.log"),
             "-w",
             "-o",
-            f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            options,
             "start",
         ],
         check=True,

@@ -50,6 +50,8 @@ def _columns(name: str) -> list[sa.Column]:
             "cross_account_role_arn",
             "cross_account_external_id",
             "catalog_path",
+            "db_sslmode",  # optional columns: a registry without them reads as NULL (Registry.get)
+            "db_sslrootcert",
         )
         return [
             sa.Column("team_id", big, primary_key=True, autoincrement=False),

@@ -59,9 +59,25 @@ class AppDB:
 
     @classmethod
     def from_conn_id(cls, conn_id: str = CONNECTIONS.app_db) -> AppDB:
+        """The app DB of an Airflow connection: ``postgres`` through the postgres provider (every extra
+        of the connection reaches the driver: ``sslmode``, ``sslrootcert``, ``sslcert``, ``sslkey``,
+        ``options``, ``iam``...), ``sqlite`` (the embedded demo) by its file path."""
         from airflow.sdk import BaseHook
 
-        return cls.from_url(url_from_connection(BaseHook.get_connection(conn_id)))
+        conn = BaseHook.get_connection(conn_id)
+        if (conn.conn_type or "").lower() in ("postgres", "postgresql"):
+            return cls.from_postgres_connection(conn)
+        return cls.from_url(url_from_connection(conn))
+
+    @classmethod
+    def from_postgres_connection(cls, conn: Any) -> AppDB:
+        """SQLAlchemy on the postgres provider's hook: its URL names the database, its ``get_conn``
+        opens each pooled connection with the connection's extras (and a fresh IAM token, if used)."""
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        hook = PostgresHook(postgres_conn_id=conn.conn_id, connection=conn)
+        url = hook.sqlalchemy_url.set(drivername="postgresql+psycopg")  # psycopg 3, whatever the default
+        return cls(sa.create_engine(url, creator=hook.get_conn, pool_pre_ping=True))
 
     def __enter__(self) -> AppDB:
         return self

@@ -35,4 +35,15 @@ def dispatch(prog: str, doc: str, commands: dict[str, str], argv: list[str] | No
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_deployment_connections()
     return dispatch("backfill", __doc__, COMMANDS, argv)
+
+
+def use_deployment_connections() -> None:
+    """Find connections where the deployment keeps them: environment variables, the configured secrets
+    backend, and Airflow's metadata DB (connections made in the UI or the REST API). Airflow's task SDK
+    reads the metadata DB only in a process that says it is a server-side one, as ``airflow`` commands
+    are; this command is (it runs beside the scheduler, with the deployment's airflow.cfg)."""
+    import os
+
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")

@@ -6,8 +6,9 @@
   python -m backfill db patch-parts [--enable]     ClickHouse: can web_preagg deletes be patch parts?
 
 A deployment step, like ``airflow db migrate``: run it once per release, before the DAGs. It never
-touches the application's tables (posthog_team, duckling_registry). The app DB comes from the
-AIRFLOW_CONN_POSTHOG_DB environment variable (or Airflow's configured secrets backend).
+touches the application's tables (posthog_team, duckling_registry). The app DB is the connection
+``posthog_db`` wherever the deployment keeps it: an AIRFLOW_CONN_POSTHOG_DB environment variable, the
+configured secrets backend, or Airflow's metadata DB (a connection made in the UI).
 """
 
 from __future__ import annotations

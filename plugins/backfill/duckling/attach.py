@@ -40,6 +40,10 @@ def attach_sql(duckling: Duckling, passfile: str | None) -> str:
         }
         if passfile:
             parts["passfile"] = passfile
+        if duckling.db_sslmode:
+            parts["sslmode"] = duckling.db_sslmode
+        if duckling.db_sslrootcert:
+            parts["sslrootcert"] = duckling.db_sslrootcert
         target = "ducklake:postgres:" + " ".join(f"{k}={_libpq(v)}" for k, v in parts.items())
     # no data inlining: every row lives in a Parquet file and every delete in a delete file or a whole
     # file leaving the snapshot. Inlined (DuckLake's default below 10 rows), a day rewritten by an

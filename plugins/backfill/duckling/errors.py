@@ -189,7 +189,13 @@ def with_retries(
     return retrying(fn)
 
 
-def describe(exc: BaseException) -> str:
-    """One line of cause text for a failure message (first line, bounded)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:500]
+def describe(exc: BaseException, limit: int = 500) -> str:
+    """One line of cause text for a failure message, bounded. Every line is kept (joined by " | "): the
+    root cause is often last (libpq's "SSL error: certificate verify failed" follows DuckDB's "Failed
+    to attach ..."), so a long text keeps its head and its tail."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = f"{type(exc).__name__}: {' | '.join(lines) if lines else type(exc).__name__}"
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 5
+    return f"{text[:head]} … {text[-(limit - head - 3) :]}"

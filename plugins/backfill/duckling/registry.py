@@ -35,6 +35,9 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 
 
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
 @dataclass(frozen=True)
 class Duckling:
     team_id: int
@@ -49,6 +52,10 @@ class Duckling:
     cross_account_role_arn: str | None = None
     cross_account_external_id: str | None = None
     catalog_path: str | None = None
+    # TLS to the catalog's PostgreSQL (libpq's sslmode / sslrootcert): verify-full + the CA file on the
+    # workers for a catalog reached over a network
+    db_sslmode: str | None = None
+    db_sslrootcert: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -117,6 +124,15 @@ class Duckling:
                 raise bad("db_password", "and db_password_conn_id are both set: choose one")
             if self.db_password_conn_id and not _CONN_ID.match(self.db_password_conn_id):
                 raise bad("db_password_conn_id", f"{self.db_password_conn_id!r} is not a connection id")
+            if self.db_sslmode is not None and self.db_sslmode not in SSLMODES:
+                raise bad("db_sslmode", f"{self.db_sslmode!r} is not one of {', '.join(SSLMODES)}")
+            if self.db_sslrootcert is not None and not (
+                self.db_sslrootcert == "system"
+                or (os.path.isabs(self.db_sslrootcert) and not set("'\\\x00") & set(self.db_sslrootcert))
+            ):
+                raise bad(
+                    "db_sslrootcert", f"{self.db_sslrootcert!r} must be an absolute file path or 'system'"
+                )
         if self.cross_account_role_arn or self.cross_account_external_id:
             if not self.cross_account_role_arn or not _ROLE_ARN.match(self.cross_account_role_arn):
                 raise bad("cross_account_role_arn", f"{self.cross_account_role_arn!r} is not an IAM role ARN")
@@ -148,7 +164,9 @@ class Registry:
         """The validated duckling of a team; RegistryError when missing or invalid."""
         t = self.db.table("duckling_registry")
         with self.db.engine.connect() as conn:
-            row = conn.execute(sa.select(t).where(t.c.team_id == team_id)).mappings().first()
+            # every column the application's table has: the optional ones (db_sslmode...) may be absent
+            stmt = sa.select(sa.literal_column("*")).select_from(t).where(t.c.team_id == team_id)
+            row = conn.execute(stmt).mappings().first()
         if row is None:
             raise RegistryError(team_id, None, "has no duckling_registry row (no duckling registered)")
         return _row_to_duckling(dict(row)).validate()
