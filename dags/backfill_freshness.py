@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from backfill import alerts
 from backfill.families import COVERED

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import dag, get_current_context, task, task_group
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task, task_group
 
 from backfill import alerts
+from backfill.assets import DUCKLING_REGISTRATIONS
 from backfill.duckling import tasks
 from backfill.duckling.params import dag_params
 from backfill.settings import DUCKLING, POOLS
@@ -64,7 +64,12 @@ def build(dag_id: str, mode: str, doc: str, tags: list[str]):
         def export(item: dict) -> dict:
             return tasks.run_export(get_current_context(), item)
 
-        @task(pool=POOLS.duckling_register, map_index_template="{{ label }}", execution_timeout=TIMEOUT)
+        @task(
+            pool=POOLS.duckling_register,
+            map_index_template="{{ label }}",
+            execution_timeout=TIMEOUT,
+            outlets=[DUCKLING_REGISTRATIONS],  # an asset event per registered team-day (backfill.assets)
+        )
         def register(exported: dict) -> dict:
             return tasks.run_register(get_current_context(), exported)
 
@@ -94,7 +99,7 @@ duckling_backfill = build(
     """### duckling_backfill
 Daily, on data intervals: the run for [D, D+1) exports day D of every registered team (so
 `airflow backfill create --dag-id duckling_backfill --from-date … --to-date …` back-fills a range, one run
-per day). Also retries partitions the ledger shows failed in the last 7 days, re-exports days of the last
+per day). Also retries partitions the ledger shows failed (at any age, until a run completes them), re-exports days of the last
 3 whose ClickHouse count changed (late events), and skips partitions in progress (live ledger claim).
 Persons: the persons and distinct ids that changed on D, merged so the lake holds the latest state.
 """,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import dag, get_current_context, task
-from airflow.timetables.trigger import CronTriggerTimetable
 
 from backfill import alerts
+from backfill.assets import cron_or_registrations
 from backfill.settings import DUCKLING, MAINTENANCE, POOLS
 from backfill.upkeep import tasks
 from backfill.upkeep.policy import PARAMS
@@ -18,7 +18,7 @@ from backfill.upkeep.policy import PARAMS
 
 @dag(
     dag_id=MAINTENANCE.dag_id,
-    schedule=CronTriggerTimetable(MAINTENANCE.schedule, timezone="UTC"),
+    schedule=cron_or_registrations(MAINTENANCE.schedule, MAINTENANCE.on_registrations),
     start_date=dt.datetime.fromisoformat(DUCKLING.start_date).replace(tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,

@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from backfill import alerts
+from backfill.assets import WEB_PREAGG_RECOMPUTES
 from backfill.settings import POOLS, WEB_PREAGG
 from backfill.web_preagg import tasks
 from backfill.web_preagg.params import dag_params
@@ -69,6 +69,7 @@ def web_preagg_backfill():
         execution_timeout=dt.timedelta(minutes=WEB_PREAGG.execution_timeout_minutes),
         retries=WEB_PREAGG.task_retries,
         retry_delay=dt.timedelta(seconds=WEB_PREAGG.retry_delay_seconds),
+        outlets=[WEB_PREAGG_RECOMPUTES],  # an asset event per table recomputed (backfill.assets)
     )
     def backfill_team_day(item: dict) -> dict:
         return tasks.run_backfill_team_day(get_current_context(), item)

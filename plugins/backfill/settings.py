@@ -180,6 +180,11 @@ class MaintenanceDefaults:
     family: str = "duckling_maintenance"  # ledger family: one row per (duckling, run day)
     kind: str = "upkeep"
     schedule: str = "0 3 * * *"  # daily, after the night's registrations
+    # BACKFILL_MAINTENANCE_ON_REGISTRATIONS=1: also run when registrations happened (the duckling
+    # registrations asset alias), not only at the cron time; queued events make one run at a time
+    on_registrations: bool = field(
+        default_factory=lambda: env_choice("BACKFILL_MAINTENANCE_ON_REGISTRATIONS", "0", ("0", "1")) == "1"
+    )
     keep_snapshot_days: int = 7  # time travel kept: snapshots younger than this are never expired
     # a file scheduled for deletion is deleted only this long after it left the last snapshot: a reader
     # that started on an older snapshot, or a registration in flight, never finds its file gone

@@ -43,7 +43,7 @@ class RecordingClient:
 def server(monkeypatch):
     RecordingClient.calls = []
     monkeypatch.setattr(clickhouse_driver, "Client", RecordingClient)
-    from airflow.models import Connection
+    from airflow.sdk import Connection
 
     conn = Connection(
         conn_id="clickhouse_default",

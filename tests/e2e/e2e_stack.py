@@ -48,7 +48,9 @@ DAG_FILES = {
     DUCKLING.full_dag_id: "duckling_backfill.py",
     OBSERVABILITY.freshness_dag_id: "backfill_freshness.py",
     MAINTENANCE.dag_id: "duckling_maintenance.py",
+    "duckling_downstream": "duckling_downstream.py",  # tests/e2e/dags: scheduled on a duckling asset
 }
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
 
 
 @dataclass
@@ -81,18 +83,21 @@ class E2EStack:
             pytest.skip(f"DAG {dag_id} is not in dags/ yet ({DAG_FILES[dag_id]})")
 
     @contextlib.contextmanager
-    def unpaused(self, dag_id: str, settle_timeout: float = 180):
-        """Unpause ``dag_id`` only, after its unpause-time scheduled run is done; pause it again after."""
+    def unpaused(self, dag_id: str, settle_timeout: float = 180, also: tuple[str, ...] = ()):
+        """Unpause ``dag_id`` (and ``also``) only, after its unpause-time scheduled run is done; pause
+        them again after."""
         self.require_dag(dag_id)
-        for other in self.parsed:  # every DAG but the one under test stays paused
-            if other != dag_id:
+        for other in self.parsed:  # every DAG but the ones under test stays paused
+            if other != dag_id and other not in also:
                 self.airflow.set_paused(other, True)
-        self.airflow.set_paused(dag_id, False)
+        for name in (*also, dag_id):
+            self.airflow.set_paused(name, False)
         try:
             self.settle_scheduled_runs(dag_id, settle_timeout)
             yield self.airflow
         finally:
-            self.airflow.set_paused(dag_id, True)
+            for name in (dag_id, *also):
+                self.airflow.set_paused(name, True)
 
     def settle_scheduled_runs(self, dag_id: str, timeout: float) -> None:
         """Wait until the scheduler has created every scheduled run that is due now and they finished."""
@@ -245,6 +250,14 @@ def _seed(
     db.engine.dispose()
 
 
+def _dags_folder(base: Path, package_dags: Path) -> Path:
+    folder = base / "dags"
+    folder.mkdir()
+    for source in [*package_dags.glob("*.py"), *TEST_DAGS.glob("*.py")]:
+        shutil.copyfile(source, folder / source.name)
+    return folder
+
+
 def _build(
     pg: localstack.PostgresServer,
     s3: localstack.S3Server,
@@ -278,8 +291,10 @@ def _build(
         broker_url=broker_url,
         workers=workers,
         worker_concurrency=1,
-        # debugging aid: run the e2e tests against another copy of the DAG files
-        dags_folder=Path(os.environ.get("BACKFILL_E2E_DAGS_FOLDER", PROJECT_ROOT / "dags")),
+        # the package's DAG files plus the test's downstream DAG (debugging aid: another copy of dags/)
+        dags_folder=_dags_folder(
+            base, Path(os.environ.get("BACKFILL_E2E_DAGS_FOLDER", PROJECT_ROOT / "dags"))
+        ),
         # fault points the tests arm by writing this file (tests/e2e/test_faults_e2e.py); short retries
         extra_env={
             "BACKFILL_FAULT_POINTS_FILE": str(base / "faults.json"),

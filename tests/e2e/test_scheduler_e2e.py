@@ -164,7 +164,8 @@ def test_backfill_create_runs_three_days_into_the_duckling(e2e: E2EStack):
     e2e.require_dag(dag_id)
     first, last = DEMO_START + dt.timedelta(days=7), DEMO_START + dt.timedelta(days=9)
     days = [first + dt.timedelta(days=i) for i in range(3)]
-    with e2e.unpaused(dag_id) as af:
+    e2e.require_dag(DOWNSTREAM)
+    with e2e.unpaused(dag_id, also=(DOWNSTREAM,)) as af:
         out = _airflow_cli(
             e2e,
             "backfill",
@@ -184,12 +185,41 @@ def test_backfill_create_runs_three_days_into_the_duckling(e2e: E2EStack):
         assert len(backfills) == 1, (out.stdout, backfills)
         backfill_id = backfills[0]["id"]
         runs = _wait_backfill(af, dag_id, backfill_id, expected=3)
+        # each registration emitted team 1's events asset: the downstream DAG ran on them
+        consumed = _wait_asset_events(af, DOWNSTREAM, {d.isoformat() for d in days})
     assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
+    assert {(e["extra"]["team_id"], e["extra"]["kind"], e["uri"]) for e in consumed} == {
+        (1, "events", "duckling://team-1/events")
+    }
     assert sorted(_ts(r["logical_date"]).date() for r in runs) == days
     assert all(r["run_type"] == "backfill" for r in runs)
     per_day = _duckling_days(e2e)
     assert sorted(per_day) == days, per_day
     assert all(n > 0 for n in per_day.values())
+
+
+DOWNSTREAM = "duckling_downstream"  # tests/e2e/dags: scheduled on duckling://team-1/events
+
+
+def _wait_asset_events(af, dag_id: str, days: set[str], timeout: float = 300) -> list[dict]:
+    """The asset events consumed by ``dag_id``'s asset-triggered runs, once they cover ``days``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        af.check_alive()
+        runs = af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=asset_triggered&limit=100")["dag_runs"]
+        consumed = [
+            event
+            for r in runs
+            if r["state"] == "success"
+            for event in af.api(
+                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{r['dag_run_id']}/upstreamAssetEvents"
+            )["asset_events"]
+        ]
+        if {e["extra"]["day"] for e in consumed} >= days:
+            return consumed
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{dag_id}: asset-triggered runs {runs}, consumed {consumed}")
+        time.sleep(2)
 
 
 def _wait_backfill(af, dag_id: str, backfill_id: int, expected: int, timeout: float = 420) -> list[dict]:

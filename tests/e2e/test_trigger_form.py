@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from urllib.parse import unquote
 
 import pytest
@@ -18,7 +19,13 @@ from e2e_stack import ARTIFACTS, DEMO_START, E2EStack
 
 from backfill.settings import WEB_PREAGG
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        os.environ.get("BACKFILL_BROWSER_TESTS", "1") == "0",
+        reason="BACKFILL_BROWSER_TESTS=0: chromium is not installed (make system-deps)",
+    ),
+]
 
 
 def _field_row(dialog, name: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from backfill import assets
 from backfill.duckling.detect import detect_daily, detect_full
 from backfill.duckling.export import export_partition
 from backfill.duckling.params import RunParams, parse_params
@@ -42,7 +43,9 @@ def run_export(ctx: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
 def run_register(ctx: dict[str, Any], exported: dict[str, Any]) -> dict[str, Any]:
     ctx["label"] = exported["label"]
     options, run = _params(ctx), RunInfo.from_context(ctx)
-    return without_retry_if_permanent(lambda: register_partition(exported, options, run))
+    result = without_retry_if_permanent(lambda: register_partition(exported, options, run))
+    assets.emit_registration(ctx, result)  # the team's duckling table changed: downstream DAGs may run
+    return result
 
 
 def run_report(ctx: Mapping[str, Any], summary: dict[str, Any], results: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from backfill import metrics
+from backfill import assets, metrics
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
 from backfill.ledger import Ledger
@@ -107,7 +107,7 @@ def run_backfill_team_day(ctx: dict[str, Any], item: dict) -> dict:
     rp, run = _params(ctx), RunInfo.from_context(ctx)
     env = Env.from_connections()
     with env.db:
-        return recompute_team_day(
+        result = recompute_team_day(
             env.ch,
             env.ledger,
             int(item["team_id"]),
@@ -119,6 +119,8 @@ def run_backfill_team_day(ctx: dict[str, Any], item: dict) -> dict:
             reason=item.get("reason", ""),
             dedupe_events=rp.dedupe_events,
         )
+    assets.emit_recompute(ctx, result)  # the tables changed for this team-day: downstream DAGs may run
+    return result
 
 
 def run_report(ctx: Mapping[str, Any], detection: dict, plan: dict, results: list[dict] | None) -> dict:
