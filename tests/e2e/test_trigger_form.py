@@ -103,6 +103,11 @@ def test_trigger_form_shows_every_param_and_runs_with_the_entered_values(e2e: E2
             assert final["state"] == "success", f"run {run_id} {final['state']}; not successful: {failed}"
             # the run page shows the run's state once it is final
             page.get_by_text("Success", exact=True).first.wait_for(timeout=30_000)
+            # the recompute's asset events: both tables in the UI's Assets view
+            page.goto(f"{af.base_url}/assets")
+            for table in ("web_pre_aggregated_stats", "web_pre_aggregated_bounces"):
+                page.get_by_text(table, exact=True).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "assets-view.png"), full_page=True)
         finally:
             page.close()
     assert final["conf"]["end_date"] == day.isoformat()
