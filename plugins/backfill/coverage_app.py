@@ -15,12 +15,11 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from backfill.airflow_plugin import PREFIX
 from backfill.coverage import FAMILIES, GridTooLarge, grid, upkeep
 from backfill.coverage_view import Query as CoverageQuery
 from backfill.coverage_view import render_html
 from backfill.settings import OBSERVABILITY
-
-PREFIX = "/backfill"
 
 
 def _parse(family: str | None = None, start: str | None = None, end: str | None = None,

@@ -55,6 +55,8 @@ def test_the_entry_point_registers_the_coverage_page(tmp_path):
     assert result["apps"] == ["/backfill"]
     shadowed = PACKAGE_STEMS & set(result["new"])
     assert not shadowed, f"package files loaded as top-level modules: {shadowed}"
+    # every task process loads the plugins: the page's app (FastAPI, the coverage code) waits for a request
+    assert not {"fastapi", "backfill.coverage_app", "backfill.coverage"} & set(result["new"])
 
 
 def test_the_package_in_a_plugins_folder_would_shadow_modules_and_run_the_cli(tmp_path):

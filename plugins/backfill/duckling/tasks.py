@@ -15,14 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from backfill import assets
-from backfill.duckling.detect import detect_daily, detect_full
-from backfill.duckling.export import export_partition
 from backfill.duckling.params import RunParams, parse_params
-from backfill.duckling.register import register_partition
-from backfill.duckling.report import report
 from backfill.run import RunInfo, without_retry_if_permanent
 
-DETECT = {"daily": detect_daily, "full": detect_full}
+# Each task imports only its own step module, when it runs: a task process parses the DAG file (this
+# module) first, and an export must not pay for DuckDB (register, report) nor a register for the rest.
 
 
 def _params(ctx: Mapping[str, Any]) -> RunParams:
@@ -31,16 +28,23 @@ def _params(ctx: Mapping[str, Any]) -> RunParams:
 
 def run_detect(ctx: Mapping[str, Any], mode: str) -> dict[str, Any]:
     """``{"items": [...], "summary": {...}}`` for the DAG of ``mode`` (daily | full)."""
-    return DETECT[mode](_params(ctx), RunInfo.from_context(ctx))
+    from backfill.duckling.detect import detect_daily, detect_full
+
+    detect = {"daily": detect_daily, "full": detect_full}[mode]
+    return detect(_params(ctx), RunInfo.from_context(ctx))
 
 
 def run_export(ctx: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    from backfill.duckling.export import export_partition
+
     ctx["label"] = item["label"]
     options, run = _params(ctx), RunInfo.from_context(ctx)
     return without_retry_if_permanent(lambda: export_partition(item, options, run))
 
 
 def run_register(ctx: dict[str, Any], exported: dict[str, Any]) -> dict[str, Any]:
+    from backfill.duckling.register import register_partition
+
     ctx["label"] = exported["label"]
     options, run = _params(ctx), RunInfo.from_context(ctx)
     result = without_retry_if_permanent(lambda: register_partition(exported, options, run))
@@ -51,5 +55,7 @@ def run_register(ctx: dict[str, Any], exported: dict[str, Any]) -> dict[str, Any
 def run_report(ctx: Mapping[str, Any], summary: dict[str, Any], results: Any) -> dict[str, Any]:
     """``results``: what the partitions' last tasks returned (a failed partition returns nothing).
     Airflow hands over a mapped group's output as a lazy sequence, or a single value for one instance."""
+    from backfill.duckling.report import report
+
     returned = [results] if isinstance(results, dict) else [r for r in results or [] if r]
     return report(summary, _params(ctx), RunInfo.from_context(ctx), results=returned)

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from backfill.run import RunInfo, without_retry_if_permanent
-from backfill.upkeep import maintain
 from backfill.upkeep.policy import Policy
+
+# maintain (DuckDB, S3) is imported by the tasks that use it, not when the DAG file is parsed
 
 
 def _policy(ctx: Mapping[str, Any]) -> Policy:
@@ -16,10 +17,14 @@ def _policy(ctx: Mapping[str, Any]) -> Policy:
 
 
 def run_ducklings(ctx: Mapping[str, Any]) -> list[int]:
+    from backfill.upkeep import maintain
+
     return maintain.ducklings(_policy(ctx))
 
 
 def run_maintain(ctx: dict[str, Any], team_id: int) -> dict:
+    from backfill.upkeep import maintain
+
     ctx["label"] = f"team {team_id}"
     policy, run = _policy(ctx), RunInfo.from_context(ctx)
     # a permanent failure (missing bucket, bad registry row) is not retried; a transient one is
@@ -27,4 +32,6 @@ def run_maintain(ctx: dict[str, Any], team_id: int) -> dict:
 
 
 def run_report(ctx: Mapping[str, Any], team_ids: list[int], results: Any) -> dict:
+    from backfill.upkeep import maintain
+
     return maintain.report(team_ids, [r for r in results or [] if r])
