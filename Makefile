@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench bench-e2e faults dist
+.PHONY: demo test test-fast test-e2e lint airflow system-deps venv clean bench bench-e2e bench-scheduler faults dist
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,11 @@ airflow: venv system-deps
 bench: venv system-deps
 	@$(BIN)/python scripts/benchmark.py
 	@$(BIN)/python scripts/bench_e2e.py --json test-artifacts/bench-e2e.json $(BENCH_ARGS)
+	@$(BIN)/python scripts/bench_scheduler.py --json test-artifacts/bench-scheduler.json $(BENCH_ARGS)
+
+## bench-scheduler: whole duckling runs under a real scheduler (LocalExecutor) vs the floor and the engines
+bench-scheduler: venv system-deps
+	@$(BIN)/python scripts/bench_scheduler.py --json test-artifacts/bench-scheduler.json $(BENCH_ARGS)
 
 bench-e2e: venv system-deps
 	@$(BIN)/python scripts/bench_e2e.py --json test-artifacts/bench-e2e.json $(BENCH_ARGS)

@@ -148,11 +148,9 @@ def task_medians(dr) -> dict[str, float]:
 
 # --- duckling -------------------------------------------------------------------------------------------
 def duckling_child(spec: dict, home: Path) -> dict:
-    from backfill import sql as sqlt
     from backfill.appdb import AppDB
     from backfill.clickhouse import ClickHouse
     from backfill.clickhouse_schema import create_clickhouse_schema
-    from backfill.duckdb_conn import connect
     from backfill.duckling.credentials import S3Access
     from backfill.duckling.registry import Registry
     from devtools import appdb_setup, demo_data, localstack
@@ -176,35 +174,7 @@ def duckling_child(spec: dict, home: Path) -> dict:
         access = S3Access(s3.access_key, s3.secret_key, "", s3.region, s3.endpoint)
 
         # bare engines
-        s3.client().create_bucket(Bucket="bare")
-        bare_export_s, files = 0.0, {}
-        export = sqlt.Template("bench/bare_export", BARE_EXPORT)
-        for team, day in team_days:
-            url = access.http_url("bare", f"events/{team}/{day}.parquet")
-            t0 = time.perf_counter()
-            ch.query(export, {"url": url, "key_id": s3.access_key, "secret": s3.secret_key, "session_token": "",
-                              "team_id": team, "day": day})  # fmt: skip
-            bare_export_s += time.perf_counter() - t0
-            files[(team, day)] = f"s3://bare/events/{team}/{day}.parquet"
-        bare_register_s = 0.0
-        for team in team_ids:
-            pg.create_database(f"bare_{team}")
-            con = connect()
-            con.execute(access.duckdb_secret_sql("bare"))
-            con.execute(
-                f"ATTACH 'ducklake:postgres:{pg.conninfo(f'bare_{team}')}' AS lake (DATA_PATH 's3://bare/')"
-            )
-            first = files[(team, DAY0)]
-            con.execute("CREATE TABLE lake.events AS SELECT * FROM read_parquet(?) LIMIT 0", [first])
-            for day in [d for t, d in team_days if t == team]:
-                t0 = time.perf_counter()
-                con.execute("BEGIN TRANSACTION")
-                con.execute("DELETE FROM lake.events WHERE team_id = ? AND timestamp >= ? AND timestamp < ?",
-                            [team, day, day + dt.timedelta(days=1)])  # fmt: skip
-                con.execute("CALL ducklake_add_data_files('lake', 'events', ?)", [files[(team, day)]])
-                con.execute("COMMIT")
-                bare_register_s += time.perf_counter() - t0
-            con.close()
+        bare_export_s, bare_register_s, files = bare_duckling(ch, pg, s3, access, team_ids, team_days)
         ch.close()
 
         # the package's DAG
@@ -258,6 +228,44 @@ def duckling_child(spec: dict, home: Path) -> dict:
     finally:
         s3.stop()
         pg.stop()
+
+
+def bare_duckling(ch, pg, s3, access, team_ids: list[int], team_days: list) -> tuple[float, float, dict]:
+    """The engines alone, per team-day: ClickHouse writes the Parquet file to S3, then one DuckLake
+    transaction in an already attached DuckDB registers it. Returns (export s, register s, files)."""
+    from backfill import sql as sqlt
+    from backfill.duckdb_conn import connect
+
+    s3.client().create_bucket(Bucket="bare")
+    bare_export_s, files = 0.0, {}
+    export = sqlt.Template("bench/bare_export", BARE_EXPORT)
+    for team, day in team_days:
+        url = access.http_url("bare", f"events/{team}/{day}.parquet")
+        t0 = time.perf_counter()
+        ch.query(export, {"url": url, "key_id": s3.access_key, "secret": s3.secret_key, "session_token": "",
+                          "team_id": team, "day": day})  # fmt: skip
+        bare_export_s += time.perf_counter() - t0
+        files[(team, day)] = f"s3://bare/events/{team}/{day}.parquet"
+    bare_register_s = 0.0
+    for team in team_ids:
+        pg.create_database(f"bare_{team}")
+        con = connect()
+        con.execute(access.duckdb_secret_sql("bare"))
+        con.execute(
+            f"ATTACH 'ducklake:postgres:{pg.conninfo(f'bare_{team}')}' AS lake (DATA_PATH 's3://bare/')"
+        )
+        first = files[(team, DAY0)]
+        con.execute("CREATE TABLE lake.events AS SELECT * FROM read_parquet(?) LIMIT 0", [first])
+        for day in [d for t, d in team_days if t == team]:
+            t0 = time.perf_counter()
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM lake.events WHERE team_id = ? AND timestamp >= ? AND timestamp < ?",
+                        [team, day, day + dt.timedelta(days=1)])  # fmt: skip
+            con.execute("CALL ducklake_add_data_files('lake', 'events', ?)", [files[(team, day)]])
+            con.execute("COMMIT")
+            bare_register_s += time.perf_counter() - t0
+        con.close()
+    return bare_export_s, bare_register_s, files
 
 
 BARE_EXPORT = """INSERT INTO FUNCTION s3({url:String}, {key_id:String}, {secret:String}, {session_token:String}, 'Parquet')

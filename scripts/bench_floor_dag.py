@@ -7,23 +7,28 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from airflow.sdk import dag, task, task_group
+from airflow.sdk import dag, get_current_context, task, task_group
 
 N = int(os.environ.get("BENCH_FLOOR_ITEMS", "1"))
+# under a scheduler (scripts/bench_scheduler.py): the package's pools, and N from the run's conf {"n": N}
+POOLS = os.environ.get("BENCH_FLOOR_POOLS") == "1"
+EXPORT_POOL = {"pool": "duckling_export"} if POOLS else {}
+REGISTER_POOL = {"pool": "duckling_register"} if POOLS else {}
 
 
 @dag(dag_id="bench_floor", schedule=None, start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
 def bench_floor_dag():
     @task(multiple_outputs=True)
     def detect() -> dict:
-        items = [{"team_id": 1, "day": f"d{i}", "kind": "events", "label": f"1 d{i}"} for i in range(N)]
-        return {"items": items, "summary": {"n": N}}
+        n = int((get_current_context()["dag_run"].conf or {}).get("n", N))
+        items = [{"team_id": 1, "day": f"d{i}", "kind": "events", "label": f"1 d{i}"} for i in range(n)]
+        return {"items": items, "summary": {"n": n}}
 
-    @task
+    @task(**EXPORT_POOL)
     def export(item: dict) -> dict:
         return {**item, "status": "exported", "files": [], "source_count": 0}
 
-    @task
+    @task(**REGISTER_POOL)
     def register(exported: dict) -> dict:
         return {**exported, "status": "done"}
 

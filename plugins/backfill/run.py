@@ -9,7 +9,11 @@ objects to the family's step modules.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
+import resource
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,3 +121,41 @@ def failure_recorded(
         if err is None or err is exc:
             raise
         raise err from None
+
+
+TIMING_MARK = "backfill task timing"
+
+
+def timed(body: Callable[..., T]) -> Callable[..., T]:
+    """Log one line per task body: how long the task's process ran before its first line of code
+    (interpreter, imports, the DAG file's parse: what a scheduler's task pays before any query), the
+    body, and the process's peak RSS. ``scripts/bench_scheduler.py`` reads these lines."""
+
+    @functools.wraps(body)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        entered = time.time()
+        try:
+            return body(*args, **kwargs)
+        finally:
+            ended = time.time()
+            try:
+                import psutil
+
+                process_started = psutil.Process().create_time()
+            except Exception:  # psutil comes with Airflow; a timing line is never worth a failure
+                process_started = entered
+            log.info(
+                "%s %s",
+                TIMING_MARK,
+                json.dumps(
+                    {
+                        "task": body.__name__,
+                        "process_to_code_s": round(entered - process_started, 4),
+                        "body_s": round(ended - entered, 4),
+                        "body_end": round(ended, 4),
+                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    }
+                ),
+            )
+
+    return wrapper

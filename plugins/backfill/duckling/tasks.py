@@ -16,7 +16,7 @@ from typing import Any
 
 from backfill import assets
 from backfill.duckling.params import RunParams, parse_params
-from backfill.run import RunInfo, without_retry_if_permanent
+from backfill.run import RunInfo, timed, without_retry_if_permanent
 
 # Each task imports only its own step module, when it runs: a task process parses the DAG file (this
 # module) first, and an export must not pay for DuckDB (register, report) nor a register for the rest.
@@ -26,6 +26,7 @@ def _params(ctx: Mapping[str, Any]) -> RunParams:
     return parse_params(dict(ctx["params"]))
 
 
+@timed
 def run_detect(ctx: Mapping[str, Any], mode: str) -> dict[str, Any]:
     """``{"items": [...], "summary": {...}}`` for the DAG of ``mode`` (daily | full)."""
     from backfill.duckling.detect import detect_daily, detect_full
@@ -34,6 +35,7 @@ def run_detect(ctx: Mapping[str, Any], mode: str) -> dict[str, Any]:
     return detect(_params(ctx), RunInfo.from_context(ctx))
 
 
+@timed
 def run_export(ctx: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     from backfill.duckling.export import export_partition
 
@@ -42,6 +44,7 @@ def run_export(ctx: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     return without_retry_if_permanent(lambda: export_partition(item, options, run))
 
 
+@timed
 def run_register(ctx: dict[str, Any], exported: dict[str, Any]) -> dict[str, Any]:
     from backfill.duckling.register import register_partition
 
@@ -52,6 +55,7 @@ def run_register(ctx: dict[str, Any], exported: dict[str, Any]) -> dict[str, Any
     return result
 
 
+@timed
 def run_report(ctx: Mapping[str, Any], summary: dict[str, Any], results: Any) -> dict[str, Any]:
     """``results``: what the partitions' last tasks returned (a failed partition returns nothing).
     Airflow hands over a mapped group's output as a lazy sequence, or a single value for one instance."""

@@ -8,9 +8,10 @@ from typing import Any
 
 from backfill.appdb import AppDB
 from backfill.freshness.objective import run_check
-from backfill.run import variable_get
+from backfill.run import timed, variable_get
 
 
+@timed
 def run_family_check(ctx: Mapping[str, Any], family: str) -> dict:
     # a scheduled run checks as of its own time; a manual trigger without a date, as of now
     as_of = ctx.get("logical_date") or dt.datetime.now(dt.UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from backfill.run import RunInfo, without_retry_if_permanent
+from backfill.run import RunInfo, timed, without_retry_if_permanent
 from backfill.upkeep.policy import Policy
 
 # maintain (DuckDB, S3) is imported by the tasks that use it, not when the DAG file is parsed
@@ -16,12 +16,14 @@ def _policy(ctx: Mapping[str, Any]) -> Policy:
     return Policy.from_params(dict(ctx["params"]))
 
 
+@timed
 def run_ducklings(ctx: Mapping[str, Any]) -> list[int]:
     from backfill.upkeep import maintain
 
     return maintain.ducklings(_policy(ctx))
 
 
+@timed
 def run_maintain(ctx: dict[str, Any], team_id: int) -> dict:
     from backfill.upkeep import maintain
 
@@ -31,6 +33,7 @@ def run_maintain(ctx: dict[str, Any], team_id: int) -> dict:
     return without_retry_if_permanent(lambda: maintain.maintain_duckling(team_id, policy, run))
 
 
+@timed
 def run_report(ctx: Mapping[str, Any], team_ids: list[int], results: Any) -> dict:
     from backfill.upkeep import maintain
 

@@ -15,7 +15,7 @@ from backfill import assets, metrics
 from backfill.appdb import AppDB
 from backfill.clickhouse import ClickHouse
 from backfill.ledger import Ledger
-from backfill.run import Env, RunInfo, variable_get
+from backfill.run import Env, RunInfo, timed, variable_get
 from backfill.settings import WEB_PREAGG
 from backfill.web_preagg import FAMILY, KIND
 from backfill.web_preagg.cleanup import cleanup_ledger, drop_orphan_staging
@@ -33,6 +33,7 @@ def _params(ctx: Mapping[str, Any]) -> RunParams:
     return parse_params(dict(ctx["params"]))
 
 
+@timed
 def run_select_teams(ctx: Mapping[str, Any]) -> dict:
     """Validate the params, resolve the window, choose the teams. Fails before anything is written."""
     rp = _params(ctx)
@@ -56,6 +57,7 @@ def run_select_teams(ctx: Mapping[str, Any]) -> dict:
     return {"window": window.to_dict(), **selection.to_dict()}
 
 
+@timed
 def run_detect(ctx: Mapping[str, Any], selection: dict) -> dict:
     """Detect, and record what was seen per team-day for the coverage page and the freshness check."""
     rp, run = _params(ctx), RunInfo.from_context(ctx)
@@ -76,6 +78,7 @@ def run_detect(ctx: Mapping[str, Any], selection: dict) -> dict:
     return d.to_dict(with_present=rp.force)
 
 
+@timed
 def run_plan(ctx: Mapping[str, Any], selection: dict, detection: dict) -> dict:
     """``{"items": [...], "summary": {...}}``: the mapped team-days, and the plan for the report."""
     rp = _params(ctx)
@@ -102,6 +105,7 @@ def team_day_label(item: dict) -> str:
     return f"team {item['team_id']} · {item['day']}"
 
 
+@timed
 def run_backfill_team_day(ctx: dict[str, Any], item: dict) -> dict:
     ctx["label"] = team_day_label(item)
     rp, run = _params(ctx), RunInfo.from_context(ctx)
@@ -123,6 +127,7 @@ def run_backfill_team_day(ctx: dict[str, Any], item: dict) -> dict:
     return result
 
 
+@timed
 def run_report(ctx: Mapping[str, Any], detection: dict, plan: dict, results: list[dict] | None) -> dict:
     """The run's summary per table; fails the run (after logging it) if a team-day failed."""
     results = [r for r in (results or []) if r]
@@ -149,6 +154,7 @@ def run_report(ctx: Mapping[str, Any], detection: dict, plan: dict, results: lis
     return report
 
 
+@timed
 def run_cleanup(ctx: Mapping[str, Any]) -> dict:
     env = Env.from_connections()
     with env.db:
