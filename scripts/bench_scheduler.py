@@ -89,6 +89,9 @@ def breakdown(af, dag_id: str, run_id: str) -> dict[str, dict[str, float]]:
             d.setdefault("body_s", []).append(line["body_s"])
             d.setdefault("report_s", []).append(end - line["body_end"])
             d.setdefault("peak_rss_mb", []).append(line["peak_rss_mb"])
+            embedded = line.get("embedded", {})
+            d.setdefault("embedded_wait_s", []).append(embedded.get("lock_wait_s", 0.0))
+            d.setdefault("embedded_open_s", []).append(embedded.get("open_s", 0.0))
     return {
         task: {k: (max(v) if k == "peak_rss_mb" else statistics.median(v)) for k, v in d.items()}
         for task, d in per_task.items()
@@ -96,7 +99,7 @@ def breakdown(af, dag_id: str, run_id: str) -> dict[str, dict[str, float]]:
 
 
 SERVER_MODE_PROBE = r"""
-import importlib, importlib.util, json, resource, sys
+import importlib, importlib.util, json, sys
 import airflow.sdk
 from airflow.sdk import plugins_manager
 spec = importlib.util.spec_from_file_location("dagfile", sys.argv[1])
@@ -105,8 +108,8 @@ plugins_manager.integrate_macros_plugins()
 importlib.import_module(sys.argv[2])
 from backfill.clickhouse import ClickHouse
 ClickHouse.from_conn_id()
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "chdb": "chdb" in sys.modules}))
+from backfill.run import peak_rss_mb
+print(json.dumps({"rss_mb": peak_rss_mb(), "chdb": "chdb" in sys.modules}))
 """
 
 
@@ -273,8 +276,8 @@ def print_table(results: dict) -> None:
         goal = 0.3 if name == "1M" else 1.0
         print(f"{name:<8}{r['team_days']:>10}{r['bare_s']:>8.1f}s{r['floor_s']:>8.1f}s{r['package_s']:>8.1f}s"
               f"{r['package_vs_bare']:>8.2f}x{r['share_above_floor']:>7.2f}x  <= {goal}x")  # fmt: skip
-    print("\nper task, medians in s: queued->code (of which in its own process), body, body end->reported,"
-          " queued->reported; peak RSS MB")  # fmt: skip
+    print("\nper task, medians in s: queued->code (of which in its own process), body [of which: waiting for"
+          " the embedded engine's directory / opening chdb], body end->reported, queued->reported; peak RSS MB")  # fmt: skip
     for name, r in results["sizes"].items():
         for label, tasks in (("package", r["tasks"]), ("floor", r["floor_tasks"])):
             for task in ("export", "register"):
@@ -283,8 +286,8 @@ def print_table(results: dict) -> None:
                     continue
                 if "body_s" in t:
                     print(f"  {name:<5} {label:<8} {task:<9} {t['queued_to_code_s']:>6.2f} ({t['process_to_code_s']:.2f})"
-                          f" {t['body_s']:>6.2f} {t['report_s']:>6.2f} {t['queued_to_reported_s']:>6.2f}"
-                          f"   {t['peak_rss_mb']:>5.0f}")  # fmt: skip
+                          f" {t['body_s']:>6.2f} [{t['embedded_wait_s']:.2f} / {t['embedded_open_s']:.2f}]"
+                          f" {t['report_s']:>6.2f} {t['queued_to_reported_s']:>6.2f}   {t['peak_rss_mb']:>5.0f}")  # fmt: skip
                 else:
                     print(f"  {name:<5} {label:<8} {task:<9} {'':>29}{t['queued_to_reported_s']:>6.2f}")
     for step, r in results.get("server_mode_before_first_query", {}).items():

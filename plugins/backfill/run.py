@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import resource
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -126,6 +127,19 @@ def failure_recorded(
 TIMING_MARK = "backfill task timing"
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM: its own, unlike ru_maxrss, which a process started by
+    fork and exec inherits from its parent)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def timed(body: Callable[..., T]) -> Callable[..., T]:
     """Log one line per task body: how long the task's process ran before its first line of code
     (interpreter, imports, the DAG file's parse: what a scheduler's task pays before any query), the
@@ -144,18 +158,16 @@ def timed(body: Callable[..., T]) -> Callable[..., T]:
                 process_started = psutil.Process().create_time()
             except Exception:  # psutil comes with Airflow; a timing line is never worth a failure
                 process_started = entered
-            log.info(
-                "%s %s",
-                TIMING_MARK,
-                json.dumps(
-                    {
-                        "task": body.__name__,
-                        "process_to_code_s": round(entered - process_started, 4),
-                        "body_s": round(ended - entered, 4),
-                        "body_end": round(ended, 4),
-                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                    }
-                ),
-            )
+            line = {
+                "task": body.__name__,
+                "process_to_code_s": round(entered - process_started, 4),
+                "body_s": round(ended - entered, 4),
+                "body_end": round(ended, 4),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+            embedded = sys.modules.get("backfill.clickhouse.embedded")
+            if embedded is not None and any(embedded.STATS.values()):
+                line["embedded"] = {k: round(v, 4) for k, v in embedded.STATS.items()}
+            log.info("%s %s", TIMING_MARK, json.dumps(line))
 
     return wrapper

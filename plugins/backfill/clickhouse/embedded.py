@@ -69,6 +69,11 @@ def with_settings(text: str, settings: dict[str, Any]) -> str:
     return body + clause
 
 
+# this process's time waiting for the directory (another process holds it) and opening chdb on it:
+# the timing line of a task (backfill.run.timed) reports them, so a benchmark can attribute them
+STATS = {"lock_wait_s": 0.0, "open_s": 0.0}
+
+
 class _EmbeddedSessions:
     """chdb allows one open path per process: keep it open, switch only when asked for another path."""
 
@@ -84,13 +89,17 @@ class _EmbeddedSessions:
             cls.close()
             from chdb import session as chdb_session
 
-            deadline = time.monotonic() + timeout_s
+            started = time.monotonic()
+            deadline = started + timeout_s
             while True:
                 # Probe the lock first: a failed chdb start is slow and prints an error to stderr.
                 if not directory_locked(path):
+                    opening = time.monotonic()
                     try:
                         cls.session = chdb_session.Session(path)
                         cls.path = path
+                        STATS["lock_wait_s"] += opening - started
+                        STATS["open_s"] += time.monotonic() - opening
                         return cls.session
                     except Exception:  # chdb reports the lock only as a failed server start
                         if not directory_locked(path):
