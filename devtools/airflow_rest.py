@@ -116,6 +116,19 @@ class AirflowRest:
             body["dag_run_id"] = run_id
         return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", body, expect=expect)
 
+    def wait_until(self, check, what: str, timeout: float = 300, interval: float = 1.0) -> Any:
+        """Poll ``check()`` (REST reads) until it returns something truthy, or fail after ``timeout``
+        naming ``what`` and the last value seen; fails at once if the server is known to be gone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            value = check()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AirflowError(f"{what}: not reached after {timeout:.0f}s (last seen: {value!r})")
+            time.sleep(interval)
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:

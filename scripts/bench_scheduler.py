@@ -31,7 +31,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,14 +129,11 @@ def server_mode_rss(home: Path) -> dict[str, dict]:
 
 
 def settle_scheduled(af, dag_id: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    def finished() -> bool:
         runs = af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=scheduled&limit=100")["dag_runs"]
-        if runs and all(r["state"] in ("success", "failed") for r in runs):
-            return
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{dag_id}: the scheduled run did not finish: {runs}")
-        time.sleep(1)
+        return bool(runs) and all(r["state"] in ("success", "failed") for r in runs)
+
+    af.wait_until(finished, f"{dag_id}: the scheduled run finished", timeout)
 
 
 def run_wall(af, dag_id: str, conf: dict, timeout: float) -> tuple[float, str]:
@@ -160,6 +156,7 @@ def main() -> int:
     from backfill.clickhouse_schema import create_clickhouse_schema
     from backfill.duckling.credentials import S3Access
     from backfill.duckling.registry import Registry
+    from backfill.ledger import Ledger
     from devtools import airflow_env, airflow_stack, appdb_setup, demo_data, localstack
 
     home = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
@@ -234,8 +231,8 @@ def main() -> int:
             conf = {"team_ids": team_ids, "kinds": ["events"], "max_partitions": n,
                     "end_date": (DAY0 + dt.timedelta(days=days - 1)).isoformat()}  # fmt: skip
             package_s, run_id = run_wall(af, "duckling_full_backfill", conf, timeout=3600)
-            done = [r for r in __import__("backfill.ledger", fromlist=["Ledger"]).Ledger(db).rows(
-                "duckling", team_ids=team_ids) if r["status"] == "done" and r["kind"] == "events"]  # fmt: skip
+            done = [r for r in Ledger(db).rows("duckling", team_ids=team_ids)
+                    if r["status"] == "done" and r["kind"] == "events"]  # fmt: skip
             if sorted((int(r["team_id"]), r["day"]) for r in done) != team_days or any(
                 int(r["target_count"]) != counts[(int(r["team_id"]), r["day"])] for r in done
             ):

@@ -113,7 +113,7 @@ def failed_partitions(dag_id: str, run_id: str) -> list[dict]:
     """The ledger rows this run holds that failed: team, day, kind, error class."""
     from backfill.appdb import AppDB
     from backfill.families import ALL
-    from backfill.ledger import FAILED, Ledger
+    from backfill.ledger import FAILED, Ledger, detail_of
 
     families = [f.name for f in ALL if dag_id in f.dag_ids]
     if not families:
@@ -122,8 +122,7 @@ def failed_partitions(dag_id: str, run_id: str) -> list[dict]:
         rows = Ledger(db).rows(families[0], status=FAILED, owner=f"{dag_id}:{run_id}")
     out = []
     for r in rows:
-        detail = json.loads(r["detail"]) if r.get("detail") else {}
-        error_class = detail.get("error_class") or (r.get("error") or "").split(":", 1)[0] or "error"
+        error_class = detail_of(r).get("error_class") or (r.get("error") or "").split(":", 1)[0] or "error"
         out.append(
             {"team_id": r["team_id"], "day": str(r["day"]), "kind": r["kind"], "error_class": error_class}
         )

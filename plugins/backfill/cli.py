@@ -4,7 +4,7 @@ Commands
   gaps web-preagg --days-back N   per-team, per-day coverage of both pre-aggregated tables
   coverage [--png FILE]           the coverage heatmap of a family, from what the runs stored
   db upgrade|current|history      the app DB's schema: migrate the package's own tables (alembic)
-  dags install FOLDER             copy the package's DAG files (and pools.json) into a DAGs folder
+  dags install|list|pools         the package's DAG files into a DAGs folder; the pools they use
 
 The one dispatcher is shared with the repository's ``python -m devtools``: each command is a module
 with ``add_arguments(parser)`` and ``main(args) -> int``, imported on use.

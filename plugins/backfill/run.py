@@ -115,8 +115,8 @@ def failure_recorded(
         message = str(err) if err is not None else f"{type(exc).__name__}: {exc}"
         try:
             # the original error's class: the failure alert names it per partition
-            recorded = {**(detail() if detail else {}), "error_class": type(exc).__name__}
-            ledger.fail(key, owner, message, detail=recorded)
+            extra = {"detail": detail()} if detail else {}
+            ledger.fail(key, owner, message, error_class=type(exc).__name__, **extra)
         except Exception as ledger_exc:  # the task's own error matters more
             log.warning("could not record the failure of %s: %s", key, ledger_exc)
         if err is None or err is exc:

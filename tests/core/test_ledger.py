@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -71,3 +72,34 @@ def test_cleanup_keeps_live_claims_and_recent_baselines(ledger):
     assert ledger.cleanup("test", older_than_days=90, keep_baseline_days=365) == 1
     left = {(r["team_id"], r["status"]) for r in ledger.rows("test")}
     assert left == {(2, DONE), (3, CLAIMED)}
+
+
+def test_a_recorded_failure_keeps_the_rows_detail_and_adds_the_error_class(ledger):
+    """An export-only run's kept files live in the row's detail: a failure recorded afterwards (by the
+    shared failure_recorded, no detail of its own) must keep them, or a cleanup could delete them."""
+    from backfill.duckling.referenced import KEPT_EXPORTS, kept_exports
+    from backfill.run import failure_recorded
+
+    key = PartitionKey("duckling", 7, dt.date(2024, 3, 1), "events")
+    assert ledger.claim(key, "dag:r1", 60)
+    ledger.progress(key, "dag:r1", detail={KEPT_EXPORTS: ["s3://b/kept.parquet"]})
+
+    class DiskFull(RuntimeError):
+        pass
+
+    with pytest.raises(DiskFull), failure_recorded(ledger, key, "dag:r1"):
+        raise DiskFull("no space")
+    [row] = ledger.rows("duckling", team_ids=[7])
+    assert row["status"] == FAILED and kept_exports(row) == ["s3://b/kept.parquet"]
+    assert json.loads(row["detail"])["error_class"] == "DiskFull"
+
+    # with a detail of its own (web_preagg's cost and reason), that detail is stored, with the class
+    key2 = PartitionKey("web_preagg", 7, dt.date(2024, 3, 1), "team_day")
+    assert ledger.claim(key2, "dag:r1", 60)
+    with (
+        pytest.raises(DiskFull),
+        failure_recorded(ledger, key2, "dag:r1", detail=lambda: {"reason": "missing"}),
+    ):
+        raise DiskFull("no space")
+    [row2] = ledger.rows("web_preagg", team_ids=[7])
+    assert json.loads(row2["detail"]) == {"reason": "missing", "error_class": "DiskFull"}

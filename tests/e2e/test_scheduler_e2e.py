@@ -203,11 +203,10 @@ DOWNSTREAM = "duckling_downstream"  # tests/e2e/dags: scheduled on duckling://te
 
 def _wait_asset_events(af, dag_id: str, days: set[str], timeout: float = 300) -> list[dict]:
     """The asset events consumed by ``dag_id``'s asset-triggered runs, once they cover ``days``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        af.check_alive()
+
+    def consumed() -> list[dict] | None:
         runs = af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=asset_triggered&limit=100")["dag_runs"]
-        consumed = [
+        events = [
             event
             for r in runs
             if r["state"] == "success"
@@ -215,26 +214,18 @@ def _wait_asset_events(af, dag_id: str, days: set[str], timeout: float = 300) ->
                 "GET", f"/api/v2/dags/{dag_id}/dagRuns/{r['dag_run_id']}/upstreamAssetEvents"
             )["asset_events"]
         ]
-        if {e["extra"]["day"] for e in consumed} >= days:
-            return consumed
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{dag_id}: asset-triggered runs {runs}, consumed {consumed}")
-        time.sleep(2)
+        return events if {e["extra"]["day"] for e in events} >= days else None
+
+    return af.wait_until(consumed, f"{dag_id}: asset-triggered runs consuming {sorted(days)}", timeout)
 
 
 def _wait_backfill(af, dag_id: str, backfill_id: int, expected: int, timeout: float = 420) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        af.check_alive()
-        runs = [
-            r for r in af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
-        ]
+    def finished() -> list[dict] | None:
+        runs = af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
         done = [r for r in runs if r["state"] in ("success", "failed")]
-        if len(runs) >= expected and len(done) == len(runs):
-            return runs
-        if time.monotonic() > deadline:
-            raise AssertionError(f"backfill {backfill_id}: {[(r['dag_run_id'], r['state']) for r in runs]}")
-        time.sleep(2)
+        return runs if len(runs) >= expected and len(done) == len(runs) else None
+
+    return af.wait_until(finished, f"backfill {backfill_id} of {dag_id}: {expected} runs finished", timeout)
 
 
 def test_airflow_dags_backfill_is_gone_in_airflow_3(e2e: E2EStack):

@@ -197,5 +197,27 @@ class Ledger(LedgerQueries):
         """Final outcome: DONE, or EXPORTED for an export-only run; releases the lease."""
         self._record(key, owner, keep_lease=False, status=status, error=None, **values)
 
-    def fail(self, key: PartitionKey, owner: str, error: str, **values: Any) -> None:
+    def fail(
+        self, key: PartitionKey, owner: str, error: str, *, error_class: str | None = None, **values: Any
+    ) -> None:
+        """Final outcome FAILED. ``error_class`` (the failure alert names it) is added to the row's
+        detail: to ``detail`` when given, else to what the row holds, which stays (an export-only run's
+        kept files live there, and no failure may drop them)."""
+        if error_class is not None:
+            detail = values.pop("detail", None)
+            if detail is None:
+                detail = self._current_detail(key, owner)
+            elif isinstance(detail, str):
+                detail = json.loads(detail)
+            values["detail"] = {**detail, "error_class": error_class}
         self._record(key, owner, keep_lease=False, status=FAILED, error=error[:2000], **values)
+
+    def _current_detail(self, key: PartitionKey, owner: str) -> dict[str, Any]:
+        t = self.t
+        with self.db.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(t.c.detail).where(key.where(t), t.c.claim_owner == owner))
+                .mappings()
+                .first()
+            )
+        return detail_of(dict(row) if row else None)
